@@ -1,3 +1,9 @@
-fn main() {
-    println!("Hello, world!");
-}
+mod glob;
+mod manifest;
+mod patchfile;
+mod pod;
+mod pointer;
+mod select;
+mod transforms;
+mod yaml;
+fn main() {}

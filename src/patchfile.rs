@@ -1,0 +1,329 @@
+//! Patch files: the schema, loading from files, directories and embedded profiles, and
+//! validation with `file:line:column` errors.
+//!
+//! ```yaml
+//! apiVersion: pulse-harden/v1
+//! kind: PatchSet
+//! steps:
+//!   - name: pull-if-not-present
+//!     select: {kind: [Deployment, StatefulSet]}
+//!     mode: ifAbsent
+//!     jsonPatch:
+//!       - {op: add, path: /spec/template/spec/containers/*/imagePullPolicy, value: IfNotPresent}
+//! ```
+
+use crate::pod::PodTemplatePath;
+use crate::select::{Globs, Selector};
+use crate::transforms::{Action, Mode};
+use crate::yaml;
+use anyhow::{Context, Result, bail};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+/// An ordered list of steps, from one patch file or profile.
+#[derive(Debug)]
+pub struct PatchSet {
+    /// Where it came from, for messages: a file path or `profile restricted`.
+    pub origin: String,
+    pub pod_templates: Vec<PodTemplatePath>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub name: String,
+    pub description: Option<String>,
+    pub select: Selector,
+    pub exclude: Vec<Selector>,
+    pub target: Target,
+    pub container_names: Option<Globs>,
+    pub mode: Mode,
+    pub on_failure: OnFailure,
+    pub action: Action,
+}
+
+/// What a step's action is applied to inside each selected resource.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// The whole resource.
+    #[default]
+    Resource,
+    /// Every pod spec (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+    /// ReplicationController, Job, CronJob, and declared custom resources).
+    PodSpec,
+    /// Every container, init container and ephemeral container of every pod spec.
+    Containers,
+}
+
+/// What happens when a step's action cannot apply to a resource (a failed `test`, a
+/// missing path).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnFailure {
+    /// Stop with an error naming the patch file, step and resource.
+    #[default]
+    Error,
+    /// Leave that resource unchanged and report it as skipped.
+    Skip,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PatchSetFile {
+    #[allow(dead_code)]
+    api_version: ApiVersion,
+    #[allow(dead_code)]
+    kind: PatchSetKind,
+    #[serde(default)]
+    #[allow(dead_code)]
+    metadata: Option<Metadata>,
+    #[serde(default)]
+    pod_templates: Vec<PodTemplatePath>,
+    steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+enum ApiVersion {
+    #[serde(rename = "pulse-harden/v1")]
+    V1,
+}
+
+#[derive(Deserialize)]
+enum PatchSetKind {
+    PatchSet,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Metadata {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+const STEP_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "select",
+    "exclude",
+    "target",
+    "containerNames",
+    "mode",
+    "onFailure",
+];
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(StepVisitor)
+    }
+}
+
+struct StepVisitor;
+
+impl<'de> Visitor<'de> for StepVisitor {
+    type Value = Step;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a step: a map with `name`, an optional `select`, and one action")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
+        let mut name: Option<String> = None;
+        let mut description = None;
+        let mut select = None;
+        let mut exclude = None;
+        let mut target = None;
+        let mut container_names = None;
+        let mut mode = None;
+        let mut on_failure = None;
+        let mut action: Option<Action> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "name" => name = Some(map.next_value()?),
+                "description" => description = Some(map.next_value()?),
+                "select" => select = Some(map.next_value()?),
+                "exclude" => exclude = Some(map.next_value()?),
+                "target" => target = Some(map.next_value()?),
+                "containerNames" => container_names = Some(map.next_value()?),
+                "mode" => mode = Some(map.next_value()?),
+                "onFailure" => on_failure = Some(map.next_value()?),
+                other => match Action::from_step_entry(other, &mut map)? {
+                    Some(found) => {
+                        if let Some(first) = &action {
+                            return Err(de::Error::custom(format!(
+                                "a step has exactly one action, this one has `{}` and `{}`",
+                                first.key(),
+                                found.key()
+                            )));
+                        }
+                        action = Some(found);
+                    }
+                    None => {
+                        let mut expected: Vec<&str> = STEP_FIELDS.to_vec();
+                        expected.extend(Action::KEYS);
+                        return Err(de::Error::unknown_field(other, leak(expected)));
+                    }
+                },
+            }
+        }
+        let name: String = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        let action = action.ok_or_else(|| {
+            de::Error::custom(format!(
+                "step `{name}` has no action; give it one of: {}",
+                Action::KEYS.join(", ")
+            ))
+        })?;
+        Ok(Step {
+            name,
+            description,
+            select: select.unwrap_or_default(),
+            exclude: exclude.unwrap_or_default(),
+            target: target.unwrap_or_default(),
+            container_names,
+            mode: mode.unwrap_or_default(),
+            on_failure: on_failure.unwrap_or_default(),
+            action,
+        })
+    }
+}
+
+/// serde wants `&'static [&'static str]` for the list of expected fields; it is built once per
+/// error, which ends the program.
+fn leak(fields: Vec<&'static str>) -> &'static [&'static str] {
+    Box::leak(fields.into_boxed_slice())
+}
+
+/// Reads one patch set from text; `origin` names it in errors (`file:line:column: ...`).
+pub fn parse(text: &str, origin: &str) -> Result<PatchSet> {
+    let file: PatchSetFile = yaml::from_config_str(text).map_err(|e| {
+        let at = match (e.line, e.column) {
+            (Some(line), Some(column)) => format!("{origin}:{line}:{column}"),
+            _ => origin.to_string(),
+        };
+        anyhow::anyhow!("{at}: {}", e.message)
+    })?;
+    check_unique_names(text, origin, &file.steps)?;
+    Ok(PatchSet {
+        origin: origin.to_string(),
+        pod_templates: file.pod_templates,
+        steps: file.steps,
+    })
+}
+
+fn check_unique_names(text: &str, origin: &str, steps: &[Step]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for step in steps {
+        if !seen.insert(step.name.as_str()) {
+            // Point at the second `name:` line that repeats it.
+            let line = duplicate_name_line(text, &step.name);
+            let at = line.map_or(origin.to_string(), |l| format!("{origin}:{l}"));
+            bail!("{at}: step name `{}` is used twice in this patch set", step.name);
+        }
+    }
+    Ok(())
+}
+
+fn duplicate_name_line(text: &str, name: &str) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Names {
+        steps: Vec<NameOnly>,
+    }
+    #[derive(Deserialize)]
+    struct NameOnly {
+        name: Spanned<String>,
+    }
+    let names: Names = yaml::from_config_str(text).ok()?;
+    names
+        .steps
+        .iter()
+        .filter(|s| s.name.value == name)
+        .nth(1)
+        .map(|s| s.name.referenced.line() as usize)
+}
+
+/// Loads a patch file, or every `*.yaml`/`*.yml` file of a directory in name order.
+pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read patch directory {}", path.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml")
+                    )
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("patch directory {} holds no .yaml files", path.display());
+        }
+        return files.iter().map(|f| load_file(f)).collect();
+    }
+    Ok(vec![load_file(path)?])
+}
+
+fn load_file(path: &Path) -> Result<PatchSet> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read patch file {}", path.display()))?;
+    parse(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text, "p.yaml").unwrap_err())
+    }
+
+    const HEAD: &str = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n";
+
+    #[test]
+    fn a_full_step_parses() {
+        let set = parse(
+            &format!(
+                "{HEAD}  - name: pull\n    select:\n      kind: [Deployment, StatefulSet]\n      labelSelector: app=web\n    exclude:\n      - name: legacy-*\n    target: containers\n    mode: ifAbsent\n    jsonPatch:\n      - {{op: add, path: /imagePullPolicy, value: IfNotPresent}}\n"
+            ),
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(set.steps.len(), 1);
+        assert_eq!(set.steps[0].target, Target::Containers);
+        assert_eq!(set.steps[0].action.key(), "jsonPatch");
+    }
+
+    #[test]
+    fn errors_point_at_file_line_column() {
+        assert_eq!(
+            err(&format!("{HEAD}  - name: a\n    bogus: 1\n")),
+            "p.yaml:5:5: unknown field `bogus`, expected one of name, description, select, exclude, target, containerNames, mode, onFailure, jsonPatch, mergePatch"
+        );
+        assert_eq!(
+            err(&format!("{HEAD}  - name: a\n    mode: sometimes\n    mergePatch: {{}}\n")),
+            "p.yaml:5:11: unknown variant `sometimes`, expected one of overwrite, ifAbsent"
+        );
+        assert_eq!(
+            err("apiVersion: pulse-harden/v2\nkind: PatchSet\nsteps: []\n"),
+            "p.yaml:1:13: unknown variant `pulse-harden/v2`, expected one of pulse-harden/v1"
+        );
+        assert_eq!(
+            err(&format!("{HEAD}  - name: a\n    select: {{kind: \"[Dep\"}}\n    mergePatch: {{}}\n")),
+            "p.yaml:5:20: glob `[Dep` has an unclosed `[`"
+        );
+        assert_eq!(
+            err(&format!("{HEAD}  - name: a\n    jsonPatch:\n      - {{op: add, path: spec/x, value: 1}}\n")),
+            "p.yaml:6:25: JSON pointer `spec/x` must start with `/`"
+        );
+        assert_eq!(
+            err(&format!("{HEAD}  - name: a\n    mergePatch: {{}}\n  - name: a\n    mergePatch: {{}}\n")),
+            "p.yaml:6: step name `a` is used twice in this patch set"
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! `jsonPatch`: RFC 6902 operations (add, remove, replace, move, copy, test), with `*` and
+//! `[name=value]` path segments, applied in order and all-or-nothing per target.
+//!
+//! In `ifAbsent` mode an `add` leaves an existing value alone, and an `add` to `.../-` (the end
+//! of a list) skips an element that is already in the list, so running twice changes nothing.
+
+use super::{Context, Mode, Outcome, Transform};
+use crate::pointer::ExtPointer;
+use anyhow::{Context as _, Result, anyhow, bail};
+use json_patch::jsonptr::Pointer;
+use json_patch::{
+    AddOperation, CopyOperation, PatchErrorKind, PatchOperation, ReplaceOperation, TestOperation,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct JsonPatch(Vec<Operation>);
+
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "RawOperation")]
+pub struct Operation {
+    op: Op,
+    path: ExtPointer,
+    value: Value,
+    from: Option<ExtPointer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    Add,
+    Remove,
+    Replace,
+    Move,
+    Copy,
+    Test,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperation {
+    op: Op,
+    path: ExtPointer,
+    value: Option<Value>,
+    from: Option<ExtPointer>,
+}
+
+impl TryFrom<RawOperation> for Operation {
+    type Error = String;
+
+    fn try_from(raw: RawOperation) -> Result<Self, String> {
+        let needs_value = matches!(raw.op, Op::Add | Op::Replace | Op::Test);
+        let needs_from = matches!(raw.op, Op::Move | Op::Copy);
+        if needs_value && raw.value.is_none() {
+            return Err(format!("`{}` needs a `value`", raw.op));
+        }
+        if needs_from && raw.from.is_none() {
+            return Err(format!("`{}` needs a `from`", raw.op));
+        }
+        if !needs_value && raw.value.is_some() {
+            return Err(format!("`{}` takes no `value`", raw.op));
+        }
+        if !needs_from && raw.from.is_some() {
+            return Err(format!("`{}` takes no `from`", raw.op));
+        }
+        Ok(Operation {
+            op: raw.op,
+            path: raw.path,
+            value: raw.value.unwrap_or(Value::Null),
+            from: raw.from,
+        })
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Add => "add",
+            Op::Remove => "remove",
+            Op::Replace => "replace",
+            Op::Move => "move",
+            Op::Copy => "copy",
+            Op::Test => "test",
+        })
+    }
+}
+
+impl Transform for JsonPatch {
+    const KEY: &'static str = "jsonPatch";
+    const SUMMARY: &'static str =
+        "RFC 6902 JSON Patch operations; paths may use `*` and `[name=value]` segments";
+
+    fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
+        for (i, op) in self.0.iter().enumerate() {
+            apply_operation(op, target, ctx)
+                .with_context(|| format!("operation {} (`{}` {})", i + 1, op.op, op.path))?;
+        }
+        Ok(Outcome::Applied)
+    }
+}
+
+fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()> {
+    let from = match &op.from {
+        Some(from) => {
+            let mut found = from.expand(doc);
+            if found.len() != 1 {
+                bail!(
+                    "`from` {from} must name exactly one place, it names {}",
+                    found.len()
+                );
+            }
+            found.pop()
+        }
+        None => None,
+    };
+    // Back to front, so removing list elements does not shift the ones still to come.
+    for path in op.path.expand(doc).into_iter().rev() {
+        match op.op {
+            Op::Add => {
+                if ctx.mode == Mode::IfAbsent && already_there(doc, &path, &op.value) {
+                    continue;
+                }
+                patch(
+                    doc,
+                    PatchOperation::Add(AddOperation {
+                        path,
+                        value: op.value.clone(),
+                    }),
+                )?
+            }
+            Op::Remove => {
+                remove_keeping_order(doc, &path)?;
+            }
+            Op::Replace => patch(
+                doc,
+                PatchOperation::Replace(ReplaceOperation {
+                    path,
+                    value: op.value.clone(),
+                }),
+            )?,
+            Op::Move => {
+                let from = from.as_deref().unwrap_or(Pointer::root());
+                let value = remove_keeping_order(doc, from)?;
+                patch(doc, PatchOperation::Add(AddOperation { path, value }))?
+            }
+            Op::Copy => patch(
+                doc,
+                PatchOperation::Copy(CopyOperation {
+                    from: from.clone().unwrap_or_default(),
+                    path,
+                }),
+            )?,
+            Op::Test => {
+                let actual = doc.pointer(path.as_str());
+                if actual != Some(&op.value) {
+                    bail!(
+                        "test failed: {path} is {}, expected {}",
+                        actual.map_or("absent".to_string(), Value::to_string),
+                        op.value
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For `ifAbsent`: the path exists already, or (for an append) the list holds the value.
+fn already_there(doc: &Value, path: &Pointer, value: &Value) -> bool {
+    match path.split_back() {
+        Some((parent, last)) if last.decoded() == "-" => doc
+            .pointer(parent.as_str())
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.contains(value)),
+        _ => doc.pointer(path.as_str()).is_some(),
+    }
+}
+
+fn patch(doc: &mut Value, op: PatchOperation) -> Result<()> {
+    let path = op.path().to_owned();
+    json_patch::patch(doc, &[op]).map_err(|e| match e.kind {
+        PatchErrorKind::InvalidPointer => anyhow!("{path}: the path (or its parent) does not exist"),
+        PatchErrorKind::InvalidFromPointer => anyhow!("`from` does not exist"),
+        other => anyhow!("{path}: {other}"),
+    })
+}
+
+/// RFC 6902 `remove`, keeping the order of the remaining keys (json-patch's own `remove`
+/// swaps the last key into the hole).
+fn remove_keeping_order(doc: &mut Value, path: &Pointer) -> Result<Value> {
+    let missing = || anyhow!("{path}: nothing there to remove");
+    let (parent, last) = path
+        .split_back()
+        .ok_or_else(|| anyhow!("cannot remove the whole document"))?;
+    match doc.pointer_mut(parent.as_str()).ok_or_else(missing)? {
+        Value::Object(map) => map.shift_remove(last.decoded().as_ref()).ok_or_else(missing),
+        Value::Array(items) => {
+            let index: usize = last.decoded().parse().map_err(|_| missing())?;
+            if index < items.len() {
+                Ok(items.remove(index))
+            } else {
+                Err(missing())
+            }
+        }
+        _ => Err(missing()),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(ops: Value, doc: &mut Value, mode: Mode) -> Result<Outcome> {
+        let patch: JsonPatch = serde_json::from_value(ops).unwrap();
+        patch.apply(doc, &Context { mode })
+    }
+
+    #[test]
+    fn wildcard_add_to_every_container() {
+        let mut doc = json!({"containers": [{"name": "a"}, {"name": "b", "imagePullPolicy": "Never"}]});
+        run(
+            json!([{"op": "add", "path": "/containers/*/imagePullPolicy", "value": "Always"}]),
+            &mut doc,
+            Mode::IfAbsent,
+        )
+        .unwrap();
+        assert_eq!(doc["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(doc["containers"][1]["imagePullPolicy"], "Never");
+    }
+
+    #[test]
+    fn wildcard_over_absent_list_is_a_no_op() {
+        let mut doc = json!({"spec": {}});
+        run(
+            json!([{"op": "remove", "path": "/spec/initContainers/*/securityContext"}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap();
+        assert_eq!(doc, json!({"spec": {}}));
+    }
+
+    #[test]
+    fn remove_keeps_key_order() {
+        let mut doc = json!({"a": 1, "b": 2, "c": 3, "d": 4});
+        run(json!([{"op": "remove", "path": "/b"}]), &mut doc, Mode::Overwrite).unwrap();
+        let keys: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["a", "c", "d"]);
+    }
+
+    #[test]
+    fn remove_every_element_back_to_front() {
+        let mut doc = json!({"l": [1, 2, 3]});
+        run(json!([{"op": "remove", "path": "/l/*"}]), &mut doc, Mode::Overwrite).unwrap();
+        assert_eq!(doc, json!({"l": []}));
+    }
+
+    #[test]
+    fn append_if_absent_is_idempotent() {
+        let mut doc = json!({"drop": ["NET_RAW"]});
+        let ops = json!([{"op": "add", "path": "/drop/-", "value": "ALL"}]);
+        run(ops.clone(), &mut doc, Mode::IfAbsent).unwrap();
+        run(ops, &mut doc, Mode::IfAbsent).unwrap();
+        assert_eq!(doc, json!({"drop": ["NET_RAW", "ALL"]}));
+    }
+
+    #[test]
+    fn failures_say_where() {
+        let mut doc = json!({"a": 1});
+        let e = run(
+            json!([{"op": "test", "path": "/a", "value": 2}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "operation 1 (`test` /a): test failed: /a is 1, expected 2"
+        );
+        let e = run(
+            json!([{"op": "add", "path": "/x/y", "value": 2}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "operation 1 (`add` /x/y): /x/y: the path (or its parent) does not exist"
+        );
+    }
+
+    #[test]
+    fn move_keeps_order_of_the_rest() {
+        let mut doc = json!({"a": 1, "b": 2, "c": 3});
+        run(json!([{"op": "move", "from": "/a", "path": "/z"}]), &mut doc, Mode::Overwrite).unwrap();
+        let keys: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["b", "c", "z"]);
+    }
+}

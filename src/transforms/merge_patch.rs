@@ -1,0 +1,104 @@
+//! `mergePatch`: an RFC 7396 JSON Merge Patch. Maps merge key by key, `null` deletes, and
+//! lists are replaced whole — so for container-level edits use `target: containers`.
+//!
+//! In `ifAbsent` mode only missing keys are added: nothing the chart set is overwritten
+//! and nothing is deleted.
+
+use super::{Context, Mode, Outcome, Transform};
+use anyhow::Result;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct MergePatch(Map<String, Value>);
+
+impl Transform for MergePatch {
+    const KEY: &'static str = "mergePatch";
+    const SUMMARY: &'static str =
+        "RFC 7396 JSON Merge Patch (maps merge, `null` deletes, lists are replaced)";
+
+    fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
+        match (ctx.mode, target) {
+            (Mode::Overwrite, target) => merge(target, &self.0),
+            (Mode::IfAbsent, Value::Object(target)) => fill_missing(target, &self.0),
+            (Mode::IfAbsent, _) => {
+                return Ok(Outcome::Skipped("the target is not a map".into()));
+            }
+        }
+        Ok(Outcome::Applied)
+    }
+}
+
+fn merge(target: &mut Value, patch: &Map<String, Value>) {
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(target) = target else {
+        return;
+    };
+    for (key, value) in patch {
+        match value {
+            // shift_remove keeps the order of the other keys.
+            Value::Null => {
+                target.shift_remove(key);
+            }
+            Value::Object(inner) => merge(target.entry(key.clone()).or_insert(Value::Null), inner),
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+fn fill_missing(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        match (target.get_mut(key), value) {
+            (_, Value::Null) => {}
+            (None, Value::Object(inner)) => {
+                let mut fresh = Value::Object(Map::new());
+                merge(&mut fresh, inner);
+                target.insert(key.clone(), fresh);
+            }
+            (None, other) => {
+                target.insert(key.clone(), other.clone());
+            }
+            (Some(Value::Object(existing)), Value::Object(inner)) => fill_missing(existing, inner),
+            (Some(_), _) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(patch: Value, doc: &mut Value, mode: Mode) {
+        let p: MergePatch = serde_json::from_value(patch).unwrap();
+        p.apply(doc, &Context { mode }).unwrap();
+    }
+
+    #[test]
+    fn rfc_7396_semantics_with_order_kept() {
+        let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2], "f": 0});
+        run(json!({"a": null, "b": {"c": null, "x": 1}, "e": [3]}), &mut doc, Mode::Overwrite);
+        assert_eq!(doc, json!({"b": {"d": 3, "x": 1}, "e": [3], "f": 0}));
+        let keys: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["b", "e", "f"]);
+    }
+
+    #[test]
+    fn if_absent_respects_what_is_set() {
+        let mut doc = json!({"securityContext": {"runAsUser": 0}});
+        run(
+            json!({"securityContext": {"runAsUser": 1000, "runAsNonRoot": true}, "x": {"y": null, "z": 1}}),
+            &mut doc,
+            Mode::IfAbsent,
+        );
+        assert_eq!(
+            doc,
+            json!({"securityContext": {"runAsUser": 0, "runAsNonRoot": true}, "x": {"z": 1}})
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! The YAML layer: the only module that knows which YAML crates we use.
+//!
+//! Reading follows what Kubernetes reads (goyaml v2 rules, see `resolve`); writing uses
+//! serde-saphyr, whose emitter quotes every string a YAML 1.1 reader could mistake for
+//! something else, and every written document is read back and compared before it is used.
+
+mod emit;
+mod read;
+mod resolve;
+
+pub use emit::emit;
+pub use read::{Hazard, Parsed, ReadError, read_document};
+
+/// Reads a patch file (or any of our own configuration) into typed structs, with
+/// `file:line:column` errors. Numbers and booleans are read as Kubernetes would read them.
+pub fn from_config_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    let mut options = serde_saphyr::options::Options::default();
+    options.legacy_octal_numbers = true;
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let e = e.without_snippet();
+        let location = e.location();
+        let mut message = e.to_string();
+        if let Some(loc) = &location {
+            let suffix = format!(" at line {}, column {}", loc.line(), loc.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_string();
+            }
+        }
+        ConfigError {
+            line: location.as_ref().map(|l| l.line() as usize),
+            column: location.as_ref().map(|l| l.column() as usize),
+            message,
+        }
+    })
+}
+
+/// An error in one of our configuration files, without the file name.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}

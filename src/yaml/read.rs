@@ -1,0 +1,491 @@
+//! Reads one YAML document into a `serde_json::Value` with the meaning Kubernetes gives it.
+//!
+//! The syntax comes from granit-parser (the parser under serde-saphyr); the meaning of every
+//! scalar, key, alias and merge key follows goyaml v2 + sigs.k8s.io/yaml, which is what kubectl,
+//! Helm and the API server use. Whatever Kubernetes itself would read differently depending on
+//! its version, or cannot turn into JSON, is recorded as a [`Hazard`]: harmless while the
+//! document passes through untouched, a refusal when a step wants to re-emit it.
+
+use super::resolve::{Plain, resolve_plain};
+use serde_json::{Map, Number, Value};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Tag};
+use std::collections::HashMap;
+use std::fmt;
+
+/// How deep collections may nest; real manifests stay far below this.
+pub const MAX_DEPTH: usize = 1_000;
+/// How many nodes one document may expand to, aliases included (stops "billion laughs").
+pub const MAX_NODES: usize = 5_000_000;
+
+const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
+
+/// A document as read: `None` when it holds no node (empty, comments only, or `null`).
+#[derive(Debug)]
+pub struct Parsed {
+    pub value: Option<Value>,
+    pub hazards: Vec<Hazard>,
+}
+
+/// Something in a document that pulse-harden refuses to re-emit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hazard {
+    pub line: usize,
+    pub column: usize,
+    pub what: String,
+}
+
+/// A position inside the document text (1-based line and column).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+#[derive(Clone, Copy)]
+struct Pos {
+    line: usize,
+    column: usize,
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        first_node: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        anchor: usize,
+        first_node: usize,
+        key: Option<Key>,
+    },
+}
+
+enum Key {
+    Name(String),
+    Merge(Pos),
+}
+
+/// A finished node on its way to its parent.
+struct Node {
+    value: Value,
+    pos: Pos,
+    /// The scalar text, for keys: `0644:` is the key "420" to Kubernetes.
+    plain_text: Option<String>,
+    is_merge_key: bool,
+}
+
+struct Reader {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Value, usize)>,
+    nodes: usize,
+    hazards: Vec<Hazard>,
+    root: Option<Value>,
+}
+
+pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
+    let mut reader = Reader {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+        hazards: Vec::new(),
+        root: None,
+    };
+    let mut documents = 0;
+    let mut parser = Parser::new_from_str(text);
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| ReadError {
+            line: e.marker().line(),
+            column: e.marker().col() + 1,
+            message: e.info().to_string(),
+        })?;
+        let pos = Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        };
+        match event {
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(err(
+                        pos,
+                        "a second YAML document without a `---` line before it (content after a `...` end marker?); Kubernetes would silently ignore it",
+                    ));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let node = reader.scalar(&text, style, tag.as_deref(), pos)?;
+                reader.count(1, pos)?;
+                if anchor != 0 {
+                    reader.anchors.insert(anchor, (node.value.clone(), 1));
+                }
+                reader.finish(node)?;
+            }
+            Event::Alias(id) => {
+                let Some(&(_, size)) = reader.anchors.get(&id) else {
+                    return Err(err(pos, "alias to an anchor that is not complete yet"));
+                };
+                // Count before cloning, so a bomb is refused before it takes memory.
+                reader.count(size, pos)?;
+                let value = reader.anchors[&id].0.clone();
+                reader.finish(Node {
+                    value,
+                    pos,
+                    plain_text: None,
+                    is_merge_key: false,
+                })?;
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                reader.count(1, pos)?;
+                reader.push(
+                    Frame::Seq {
+                        items: Vec::new(),
+                        anchor,
+                        first_node: reader.nodes,
+                    },
+                    pos,
+                )?;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                reader.count(1, pos)?;
+                reader.push(
+                    Frame::Map {
+                        map: Map::new(),
+                        anchor,
+                        first_node: reader.nodes,
+                        key: None,
+                    },
+                    pos,
+                )?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (value, anchor, first_node) = match reader.stack.pop() {
+                    Some(Frame::Seq {
+                        items,
+                        anchor,
+                        first_node,
+                    }) => (Value::Array(items), anchor, first_node),
+                    Some(Frame::Map {
+                        map,
+                        anchor,
+                        first_node,
+                        ..
+                    }) => (Value::Object(map), anchor, first_node),
+                    None => return Err(err(pos, "unbalanced collection end")),
+                };
+                if anchor != 0 {
+                    let size = reader.nodes - first_node + 1;
+                    reader.anchors.insert(anchor, (value.clone(), size));
+                }
+                reader.finish(Node {
+                    value,
+                    pos,
+                    plain_text: None,
+                    is_merge_key: false,
+                })?;
+            }
+            Event::UnresolvedAlias(name) => {
+                return Err(err(pos, &format!("alias *{name} has no anchor")));
+            }
+            _ => {}
+        }
+    }
+    let value = match reader.root {
+        Some(Value::Null) | None => None,
+        some => some,
+    };
+    Ok(Parsed {
+        value,
+        hazards: reader.hazards,
+    })
+}
+
+fn err(pos: Pos, message: &str) -> ReadError {
+    ReadError {
+        line: pos.line,
+        column: pos.column,
+        message: message.to_string(),
+    }
+}
+
+impl Reader {
+    fn count(&mut self, nodes: usize, pos: Pos) -> Result<(), ReadError> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > MAX_NODES {
+            return Err(err(
+                pos,
+                &format!("aliases expand this document beyond {MAX_NODES} nodes"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, frame: Frame, pos: Pos) -> Result<(), ReadError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(err(
+                pos,
+                &format!("collections nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn hazard(&mut self, pos: Pos, what: String) {
+        self.hazards.push(Hazard {
+            line: pos.line,
+            column: pos.column,
+            what,
+        });
+    }
+
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        pos: Pos,
+    ) -> Result<Node, ReadError> {
+        let plain = style == ScalarStyle::Plain;
+        let core_suffix = tag.and_then(|t| (t.handle() == CORE_TAG_PREFIX).then(|| t.suffix()));
+        let is_merge_key = (plain && tag.is_none() && text == "<<") || core_suffix == Some("merge");
+        let value = match (tag, core_suffix) {
+            (None, _) if plain => self.plain_value(text, pos),
+            (None, _) => Value::String(text.to_string()),
+            (Some(_), Some("int" | "float" | "bool" | "null")) => {
+                self.tagged_value(text, core_suffix.unwrap_or_default(), pos)?
+            }
+            (Some(_), Some("binary")) => {
+                self.hazard(
+                    pos,
+                    "a !!binary scalar (Kubernetes decodes it to raw bytes)".into(),
+                );
+                Value::String(text.to_string())
+            }
+            // `!!str`, `!!timestamp`, local and unknown tags: goyaml keeps the text.
+            (Some(_), _) => Value::String(text.to_string()),
+        };
+        Ok(Node {
+            value,
+            pos,
+            plain_text: plain.then(|| text.to_string()),
+            is_merge_key,
+        })
+    }
+
+    fn plain_value(&mut self, text: &str, pos: Pos) -> Value {
+        match resolve_plain(text) {
+            Plain::Null => Value::Null,
+            Plain::Bool(b) => Value::Bool(b),
+            Plain::Int(i) => Value::Number(i.into()),
+            Plain::Uint(u) => Value::Number(u.into()),
+            Plain::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Plain::Str => Value::String(text.to_string()),
+            Plain::BigInt => {
+                self.hazard(
+                    pos,
+                    format!("the integer {text} does not fit in 64 bits (Kubernetes versions read it differently)"),
+                );
+                Value::String(text.to_string())
+            }
+            Plain::NonFinite => {
+                self.hazard(
+                    pos,
+                    format!("the float {text} (Kubernetes cannot convert it to JSON)"),
+                );
+                Value::String(text.to_string())
+            }
+        }
+    }
+
+    fn tagged_value(&mut self, text: &str, suffix: &str, pos: Pos) -> Result<Value, ReadError> {
+        let resolved = resolve_plain(text);
+        let value = match (suffix, resolved) {
+            ("int", Plain::Int(_) | Plain::Uint(_) | Plain::BigInt)
+            | ("float", Plain::Float(_) | Plain::NonFinite)
+            | ("bool", Plain::Bool(_))
+            | ("null", Plain::Null) => self.plain_value(text, pos),
+            ("float", Plain::Int(i)) => Number::from_f64(i as f64).map_or(Value::Null, Value::Number),
+            ("float", Plain::Uint(u)) => Number::from_f64(u as f64).map_or(Value::Null, Value::Number),
+            _ => {
+                return Err(err(
+                    pos,
+                    &format!("cannot decode `{text}` as a !!{suffix}"),
+                ));
+            }
+        };
+        Ok(value)
+    }
+
+    /// Hands a finished node to its parent: the next item of a sequence, or the key or value
+    /// of a mapping entry.
+    fn finish(&mut self, node: Node) -> Result<(), ReadError> {
+        if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
+            let key = if node.is_merge_key {
+                Key::Merge(node.pos)
+            } else {
+                Key::Name(self.key_name(node))
+            };
+            if let Some(Frame::Map { key: slot, .. }) = self.stack.last_mut() {
+                *slot = Some(key);
+            }
+            return Ok(());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node.value),
+            Some(Frame::Seq { items, .. }) => items.push(node.value),
+            Some(Frame::Map { map, key, .. }) => match key.take() {
+                // Last duplicate wins, as in goyaml v2.
+                Some(Key::Name(name)) => {
+                    map.insert(name, node.value);
+                }
+                Some(Key::Merge(pos)) => merge_into(map, node.value, pos)?,
+                None => {}
+            },
+        }
+        Ok(())
+    }
+
+    /// Map keys become JSON object keys the way sigs.k8s.io/yaml converts them.
+    fn key_name(&mut self, node: Node) -> String {
+        let spelling = node.plain_text;
+        match node.value {
+            Value::String(s) => s,
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) if !n.is_f64() => n.to_string(),
+            other => {
+                let shown = spelling.unwrap_or_else(|| other.to_string());
+                self.hazard(
+                    node.pos,
+                    format!("the map key `{shown}` is not a string, integer or boolean"),
+                );
+                shown
+            }
+        }
+    }
+}
+
+/// goyaml v2 merge semantics: entries are assigned in order, so `<<` overrides keys written
+/// before it and is overridden by keys written after it; in a list of maps the first map wins.
+fn merge_into(map: &mut Map<String, Value>, value: Value, pos: Pos) -> Result<(), ReadError> {
+    let wrong = || err(pos, "a `<<` merge key needs a map or a list of maps");
+    match value {
+        Value::Object(source) => {
+            for (k, v) in source {
+                map.insert(k, v);
+            }
+            Ok(())
+        }
+        Value::Array(sources) => {
+            for source in sources.into_iter().rev() {
+                let Value::Object(source) = source else {
+                    return Err(wrong());
+                };
+                for (k, v) in source {
+                    map.insert(k, v);
+                }
+            }
+            Ok(())
+        }
+        _ => Err(wrong()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str) -> Value {
+        read_document(text).unwrap().value.unwrap()
+    }
+
+    #[test]
+    fn reads_scalars_as_kubernetes_does() {
+        let v = read(
+            "a: yes\nb: \"yes\"\nc: 0644\nd: '0644'\ne: 1e3\nf: ~\ng: \"\"\nh: |\n  x\n  y\ni: !!str 12\nj: !!int \"12\"\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": true, "b": "yes", "c": 420, "d": "0644", "e": 1000.0, "f": null,
+                   "g": "", "h": "x\ny\n", "i": "12", "j": 12})
+        );
+    }
+
+    #[test]
+    fn non_string_keys_are_converted_like_sigs_yaml() {
+        let v = read("0644: a\nyes: b\n8080: c\n\"on\": d\n");
+        assert_eq!(v, json!({"420": "a", "true": "b", "8080": "c", "on": "d"}));
+    }
+
+    #[test]
+    fn merge_keys_follow_goyaml_v2_order() {
+        let v = read(
+            "base: &b {host: localhost, port: 1}\nbefore:\n  host: first\n  <<: *b\nafter:\n  <<: *b\n  host: last\n",
+        );
+        assert_eq!(v["before"], json!({"host": "localhost", "port": 1}));
+        assert_eq!(v["after"], json!({"host": "last", "port": 1}));
+        // `y` is a boolean key to Kubernetes.
+        assert_eq!(read("y: 1\n"), json!({"true": 1}));
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins() {
+        assert_eq!(read("a: 1\nb: 2\na: 3\n"), json!({"a": 3, "b": 2}));
+    }
+
+    #[test]
+    fn empty_and_null_documents_have_no_value() {
+        for text in ["", "# only a comment\n", "null\n", "~\n", "\n\n"] {
+            assert_eq!(read_document(text).unwrap().value, None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn hazards_are_recorded_not_guessed() {
+        let parsed = read_document("a: 0xFFFFFFFFFFFFFFFFFF\nb: .inf\n").unwrap();
+        assert_eq!(parsed.hazards.len(), 2);
+        assert_eq!(parsed.hazards[0].line, 1);
+        assert_eq!(parsed.hazards[1].line, 2);
+    }
+
+    #[test]
+    fn alias_bombs_are_stopped() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![prev.as_str(); 10].join(", ")
+            ));
+        }
+        let e = read_document(&text).unwrap_err();
+        assert!(e.message.contains("beyond"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = "[".repeat(20_000) + &"]".repeat(20_000);
+        let e = read_document(&text).unwrap_err();
+        assert!(e.message.contains("recursion limit"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = read_document("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        assert!(e.line >= 2, "{e}");
+    }
+}
