@@ -17,8 +17,8 @@ use crate::select::{Globs, Selector};
 use crate::transforms::{Action, Mode};
 use crate::yaml;
 use anyhow::{Context, Result, bail};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::collections::HashSet;
 use std::fmt;
@@ -36,6 +36,8 @@ pub struct PatchSet {
 #[derive(Debug)]
 pub struct Step {
     pub name: String,
+    /// Free text for the reader of the patch file.
+    #[allow(dead_code)]
     pub description: Option<String>,
     pub select: Selector,
     pub exclude: Vec<Selector>,
@@ -222,7 +224,10 @@ fn check_unique_names(text: &str, origin: &str, steps: &[Step]) -> Result<()> {
             // Point at the second `name:` line that repeats it.
             let line = duplicate_name_line(text, &step.name);
             let at = line.map_or(origin.to_string(), |l| format!("{origin}:{l}"));
-            bail!("{at}: step name `{}` is used twice in this patch set", step.name);
+            bail!(
+                "{at}: step name `{}` is used twice in this patch set",
+                step.name
+            );
         }
     }
     Ok(())
@@ -254,10 +259,7 @@ pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|p| {
                 p.is_file()
-                    && matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yaml" | "yml")
-                    )
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
             })
             .collect();
         files.sort();
@@ -306,7 +308,9 @@ mod tests {
             "p.yaml:5:5: unknown field `bogus`, expected one of name, description, select, exclude, target, containerNames, mode, onFailure, jsonPatch, mergePatch"
         );
         assert_eq!(
-            err(&format!("{HEAD}  - name: a\n    mode: sometimes\n    mergePatch: {{}}\n")),
+            err(&format!(
+                "{HEAD}  - name: a\n    mode: sometimes\n    mergePatch: {{}}\n"
+            )),
             "p.yaml:5:11: unknown variant `sometimes`, expected one of overwrite, ifAbsent"
         );
         assert_eq!(
@@ -314,15 +318,21 @@ mod tests {
             "p.yaml:1:13: unknown variant `pulse-harden/v2`, expected one of pulse-harden/v1"
         );
         assert_eq!(
-            err(&format!("{HEAD}  - name: a\n    select: {{kind: \"[Dep\"}}\n    mergePatch: {{}}\n")),
+            err(&format!(
+                "{HEAD}  - name: a\n    select: {{kind: \"[Dep\"}}\n    mergePatch: {{}}\n"
+            )),
             "p.yaml:5:20: glob `[Dep` has an unclosed `[`"
         );
         assert_eq!(
-            err(&format!("{HEAD}  - name: a\n    jsonPatch:\n      - {{op: add, path: spec/x, value: 1}}\n")),
+            err(&format!(
+                "{HEAD}  - name: a\n    jsonPatch:\n      - {{op: add, path: spec/x, value: 1}}\n"
+            )),
             "p.yaml:6:25: JSON pointer `spec/x` must start with `/`"
         );
         assert_eq!(
-            err(&format!("{HEAD}  - name: a\n    mergePatch: {{}}\n  - name: a\n    mergePatch: {{}}\n")),
+            err(&format!(
+                "{HEAD}  - name: a\n    mergePatch: {{}}\n  - name: a\n    mergePatch: {{}}\n"
+            )),
             "p.yaml:6: step name `a` is used twice in this patch set"
         );
     }

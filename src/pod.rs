@@ -27,7 +27,11 @@ pub fn template_path<'a>(
 ) -> Option<&'a str> {
     let builtin = match kind {
         "Pod" => Some(""),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
         | "Job" => Some("/spec/template"),
         "CronJob" => Some("/spec/jobTemplate/spec/template"),
         "PodTemplate" => Some("/template"),
@@ -78,9 +82,11 @@ mod tests {
 
     #[test]
     fn finds_pod_specs_in_every_workload_kind() {
-        let mut cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
+        let mut cron =
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
         assert!(pod_spec_mut(&mut cron, "CronJob", "batch", &[]).is_some());
-        let mut pod = json!({"spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i"}]}});
+        let mut pod =
+            json!({"spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i"}]}});
         let spec = pod_spec_mut(&mut pod, "Pod", "", &[]).unwrap();
         let names: Vec<_> = containers_mut(spec).into_iter().map(|(l, _)| l).collect();
         assert_eq!(names, ["containers", "initContainers"]);

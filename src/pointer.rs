@@ -41,10 +41,6 @@ impl ExtPointer {
         })
     }
 
-    pub fn has_wildcards(&self) -> bool {
-        self.segments.iter().any(|s| !matches!(s, Segment::Key(_)))
-    }
-
     /// The concrete pointers this one stands for in `doc`. Without wildcards that is exactly
     /// one pointer, existing or not; a wildcard over something absent yields none.
     pub fn expand(&self, doc: &Value) -> Vec<PointerBuf> {
@@ -136,7 +132,7 @@ fn expand_into(
                 for (i, item) in items.iter().enumerate() {
                     let matches = match item.get(key) {
                         Some(Value::String(s)) => s == value,
-                        Some(other) => other.to_string() == *value,
+                        Some(other) => other.to_string().as_str() == value.as_str(),
                         None => false,
                     };
                     if matches {
@@ -186,7 +182,10 @@ mod tests {
         let doc = json!({"spec": {"containers": [{"name": "a"}, {"name": "web"}]}});
         assert_eq!(
             expand("/spec/containers/*/imagePullPolicy", &doc),
-            ["/spec/containers/0/imagePullPolicy", "/spec/containers/1/imagePullPolicy"]
+            [
+                "/spec/containers/0/imagePullPolicy",
+                "/spec/containers/1/imagePullPolicy"
+            ]
         );
         assert_eq!(
             expand("/spec/containers/[name=web]/image", &doc),

@@ -3,8 +3,8 @@
 
 use crate::glob::Glob;
 use crate::manifest::Manifest;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -118,7 +118,8 @@ impl LabelSelector {
             if part.is_empty() {
                 return Err(format!("empty requirement in selector `{text}`"));
             }
-            requirements.push(parse_requirement(part).map_err(|e| format!("{e} in selector `{text}`"))?);
+            requirements
+                .push(parse_requirement(part).map_err(|e| format!("{e} in selector `{text}`"))?);
         }
         Ok(LabelSelector(requirements))
     }
@@ -179,10 +180,16 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
         return Ok(Requirement::DoesNotExist(check_key(key.trim())?));
     }
     if let Some((k, v)) = part.split_once("!=") {
-        return Ok(Requirement::NotEquals(check_key(k.trim())?, v.trim().to_string()));
+        return Ok(Requirement::NotEquals(
+            check_key(k.trim())?,
+            v.trim().to_string(),
+        ));
     }
     if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-        return Ok(Requirement::Equals(check_key(k.trim())?, v.trim().to_string()));
+        return Ok(Requirement::Equals(
+            check_key(k.trim())?,
+            v.trim().to_string(),
+        ));
     }
     let words: Vec<&str> = part.splitn(2, char::is_whitespace).collect();
     if let [key, rest] = words[..] {
@@ -216,12 +223,17 @@ impl<'de> Deserialize<'de> for LabelSelector {
         impl<'de> Visitor<'de> for SelectorVisitor {
             type Value = LabelSelector;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a label selector such as `app=web,tier in (api,worker)` or a map of labels")
+                f.write_str(
+                    "a label selector such as `app=web,tier in (api,worker)` or a map of labels",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LabelSelector, E> {
                 LabelSelector::parse(v).map_err(E::custom)
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<LabelSelector, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LabelSelector, A::Error> {
                 let mut reqs = Vec::new();
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
                     reqs.push(Requirement::Equals(k, v));
@@ -244,7 +256,8 @@ mod tests {
 
     #[test]
     fn label_selector_syntax() {
-        let s = LabelSelector::parse("app=web, tier in (api, worker),!legacy,env!=dev,team").unwrap();
+        let s =
+            LabelSelector::parse("app=web, tier in (api, worker),!legacy,env!=dev,team").unwrap();
         let l = labels(json!({"app": "web", "tier": "api", "env": "prod", "team": "x"}));
         assert!(s.matches(Some(&l)));
         let l = labels(json!({"app": "web", "tier": "db", "env": "prod", "team": "x"}));

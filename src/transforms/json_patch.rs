@@ -8,9 +8,7 @@ use super::{Context, Mode, Outcome, Transform};
 use crate::pointer::ExtPointer;
 use anyhow::{Context as _, Result, anyhow, bail};
 use json_patch::jsonptr::Pointer;
-use json_patch::{
-    AddOperation, CopyOperation, PatchErrorKind, PatchOperation, ReplaceOperation, TestOperation,
-};
+use json_patch::{AddOperation, CopyOperation, PatchErrorKind, PatchOperation, ReplaceOperation};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
@@ -182,7 +180,9 @@ fn already_there(doc: &Value, path: &Pointer, value: &Value) -> bool {
 fn patch(doc: &mut Value, op: PatchOperation) -> Result<()> {
     let path = op.path().to_owned();
     json_patch::patch(doc, &[op]).map_err(|e| match e.kind {
-        PatchErrorKind::InvalidPointer => anyhow!("{path}: the path (or its parent) does not exist"),
+        PatchErrorKind::InvalidPointer => {
+            anyhow!("{path}: the path (or its parent) does not exist")
+        }
         PatchErrorKind::InvalidFromPointer => anyhow!("`from` does not exist"),
         other => anyhow!("{path}: {other}"),
     })
@@ -196,7 +196,9 @@ fn remove_keeping_order(doc: &mut Value, path: &Pointer) -> Result<Value> {
         .split_back()
         .ok_or_else(|| anyhow!("cannot remove the whole document"))?;
     match doc.pointer_mut(parent.as_str()).ok_or_else(missing)? {
-        Value::Object(map) => map.shift_remove(last.decoded().as_ref()).ok_or_else(missing),
+        Value::Object(map) => map
+            .shift_remove(last.decoded().as_ref())
+            .ok_or_else(missing),
         Value::Array(items) => {
             let index: usize = last.decoded().parse().map_err(|_| missing())?;
             if index < items.len() {
@@ -208,7 +210,6 @@ fn remove_keeping_order(doc: &mut Value, path: &Pointer) -> Result<Value> {
         _ => Err(missing()),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -222,7 +223,8 @@ mod tests {
 
     #[test]
     fn wildcard_add_to_every_container() {
-        let mut doc = json!({"containers": [{"name": "a"}, {"name": "b", "imagePullPolicy": "Never"}]});
+        let mut doc =
+            json!({"containers": [{"name": "a"}, {"name": "b", "imagePullPolicy": "Never"}]});
         run(
             json!([{"op": "add", "path": "/containers/*/imagePullPolicy", "value": "Always"}]),
             &mut doc,
@@ -248,7 +250,12 @@ mod tests {
     #[test]
     fn remove_keeps_key_order() {
         let mut doc = json!({"a": 1, "b": 2, "c": 3, "d": 4});
-        run(json!([{"op": "remove", "path": "/b"}]), &mut doc, Mode::Overwrite).unwrap();
+        run(
+            json!([{"op": "remove", "path": "/b"}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap();
         let keys: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["a", "c", "d"]);
     }
@@ -256,7 +263,12 @@ mod tests {
     #[test]
     fn remove_every_element_back_to_front() {
         let mut doc = json!({"l": [1, 2, 3]});
-        run(json!([{"op": "remove", "path": "/l/*"}]), &mut doc, Mode::Overwrite).unwrap();
+        run(
+            json!([{"op": "remove", "path": "/l/*"}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap();
         assert_eq!(doc, json!({"l": []}));
     }
 
@@ -297,7 +309,12 @@ mod tests {
     #[test]
     fn move_keeps_order_of_the_rest() {
         let mut doc = json!({"a": 1, "b": 2, "c": 3});
-        run(json!([{"op": "move", "from": "/a", "path": "/z"}]), &mut doc, Mode::Overwrite).unwrap();
+        run(
+            json!([{"op": "move", "from": "/a", "path": "/z"}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap();
         let keys: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["b", "c", "z"]);
     }

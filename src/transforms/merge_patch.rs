@@ -82,7 +82,11 @@ mod tests {
     #[test]
     fn rfc_7396_semantics_with_order_kept() {
         let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2], "f": 0});
-        run(json!({"a": null, "b": {"c": null, "x": 1}, "e": [3]}), &mut doc, Mode::Overwrite);
+        run(
+            json!({"a": null, "b": {"c": null, "x": 1}, "e": [3]}),
+            &mut doc,
+            Mode::Overwrite,
+        );
         assert_eq!(doc, json!({"b": {"d": 3, "x": 1}, "e": [3], "f": 0}));
         let keys: Vec<_> = doc.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["b", "e", "f"]);

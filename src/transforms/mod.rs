@@ -66,6 +66,11 @@ macro_rules! registry {
                 Ok(None)
             }
 
+            /// Every action's key and one-line summary, in registry order.
+            pub fn summaries() -> impl Iterator<Item = (&'static str, &'static str)> {
+                [$((<$module::$ty as Transform>::KEY, <$module::$ty as Transform>::SUMMARY)),*].into_iter()
+            }
+
             pub fn key(&self) -> &'static str {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::KEY),*

@@ -318,13 +318,14 @@ impl Reader {
             | ("float", Plain::Float(_) | Plain::NonFinite)
             | ("bool", Plain::Bool(_))
             | ("null", Plain::Null) => self.plain_value(text, pos),
-            ("float", Plain::Int(i)) => Number::from_f64(i as f64).map_or(Value::Null, Value::Number),
-            ("float", Plain::Uint(u)) => Number::from_f64(u as f64).map_or(Value::Null, Value::Number),
+            ("float", Plain::Int(i)) => {
+                Number::from_f64(i as f64).map_or(Value::Null, Value::Number)
+            }
+            ("float", Plain::Uint(u)) => {
+                Number::from_f64(u as f64).map_or(Value::Null, Value::Number)
+            }
             _ => {
-                return Err(err(
-                    pos,
-                    &format!("cannot decode `{text}` as a !!{suffix}"),
-                ));
+                return Err(err(pos, &format!("cannot decode `{text}` as a !!{suffix}")));
             }
         };
         Ok(value)
@@ -469,7 +470,7 @@ mod tests {
             let prev = format!("*a{}", i - 1);
             text.push_str(&format!(
                 "a{i}: &a{i} [{}]\n",
-                vec![prev.as_str(); 10].join(", ")
+                [prev.as_str(); 10].join(", ")
             ));
         }
         let e = read_document(&text).unwrap_err();

@@ -230,10 +230,14 @@ mod tests {
 
     #[test]
     fn yaml_1_1_booleans_and_nulls() {
-        for t in ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"] {
+        for t in [
+            "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE",
+        ] {
             assert_eq!(resolve_plain(t), Plain::Bool(true), "{t}");
         }
-        for f in ["n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "FALSE"] {
+        for f in [
+            "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "FALSE",
+        ] {
             assert_eq!(resolve_plain(f), Plain::Bool(false), "{f}");
         }
         for s in ["tRUE", "yES", "oN", "nO", "Yes!", "none"] {
@@ -259,10 +263,7 @@ mod tests {
         assert_eq!(resolve_plain("+5"), Plain::Int(5));
         assert_eq!(resolve_plain("0"), Plain::Int(0));
         assert_eq!(resolve_plain("-9223372036854775808"), Plain::Int(i64::MIN));
-        assert_eq!(
-            resolve_plain("18446744073709551615"),
-            Plain::Uint(u64::MAX)
-        );
+        assert_eq!(resolve_plain("18446744073709551615"), Plain::Uint(u64::MAX));
     }
 
     #[test]
@@ -290,8 +291,19 @@ mod tests {
     #[test]
     fn strings_that_look_almost_like_numbers() {
         for s in [
-            "1:20", "22:22", "2001-12-14", "1.2.3", "0x", "-", "+", "1e", "0b2", "v1", "12ab",
-            "=", "<<",
+            "1:20",
+            "22:22",
+            "2001-12-14",
+            "1.2.3",
+            "0x",
+            "-",
+            "+",
+            "1e",
+            "0b2",
+            "v1",
+            "12ab",
+            "=",
+            "<<",
         ] {
             assert_eq!(resolve_plain(s), Plain::Str, "{s}");
         }

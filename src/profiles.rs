@@ -1,0 +1,43 @@
+//! The profiles we ship: patch sets from `patches/`, embedded in the binary.
+
+use crate::patchfile::{self, PatchSet};
+use anyhow::{Result, bail};
+
+pub struct Profile {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub text: &'static str,
+}
+
+/// `none` applies nothing: the stream passes through untouched.
+pub const PROFILES: &[Profile] = &[Profile {
+    name: "none",
+    summary: "applies nothing; every document passes through byte for byte",
+    text: include_str!("../patches/none.yaml"),
+}];
+
+/// The profile used when neither `--profile` nor `--patches` is given.
+pub const DEFAULT_PROFILE: &str = "none";
+
+pub fn load(name: &str) -> Result<PatchSet> {
+    let Some(profile) = PROFILES.iter().find(|p| p.name == name) else {
+        let names: Vec<_> = PROFILES.iter().map(|p| p.name).collect();
+        bail!(
+            "unknown profile `{name}`; the profiles are: {}",
+            names.join(", ")
+        );
+    };
+    patchfile::parse(profile.text, &format!("profile {}", profile.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_profile_loads() {
+        for p in PROFILES {
+            load(p.name).unwrap();
+        }
+    }
+}
