@@ -2,22 +2,11 @@
 //! (0 success, 1 check failed, 2 error). Nothing reaches stdout unless the whole run succeeded.
 
 mod cli;
-mod glob;
-mod manifest;
-mod patchfile;
-mod pipeline;
-mod pod;
-mod pointer;
-mod profiles;
-mod report;
-mod select;
-mod stream;
-mod transforms;
-mod yaml;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command, RunArgs};
+use pulse_harden::{explain, patchfile, pipeline, profiles, stream};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -40,7 +29,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Explain { name }) => {
-            print!("{}", explain(name.as_deref())?);
+            print!("{}", explain::explain(name.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
         None => harden(&cli.run),
@@ -114,32 +103,4 @@ fn write_atomically(path: &Path, output: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         format!("cannot replace {}", path.display())
     })
-}
-
-fn explain(name: Option<&str>) -> Result<String> {
-    let mut out = String::new();
-    match name {
-        None => {
-            out.push_str("Actions (one per step):\n");
-            for (key, summary) in transforms::Action::summaries() {
-                out.push_str(&format!("  {key:<14} {summary}\n"));
-            }
-            out.push_str("\nProfiles (--profile NAME):\n");
-            for p in profiles::PROFILES {
-                out.push_str(&format!("  {:<14} {}\n", p.name, p.summary));
-            }
-        }
-        Some(name) => {
-            if let Some(p) = profiles::PROFILES.iter().find(|p| p.name == name) {
-                out.push_str(&format!("profile {}: {}\n\n{}", p.name, p.summary, p.text));
-            } else if let Some((key, summary)) =
-                transforms::Action::summaries().find(|(k, _)| *k == name)
-            {
-                out.push_str(&format!("{key}: {summary}\n"));
-            } else {
-                anyhow::bail!("nothing called `{name}`; run `pulse-harden explain` for the list");
-            }
-        }
-    }
-    Ok(out)
 }

@@ -45,6 +45,7 @@ pub struct Step {
     pub container_names: Option<Globs>,
     pub mode: Mode,
     pub on_failure: OnFailure,
+    pub on_conflict: OnConflict,
     pub action: Action,
 }
 
@@ -72,6 +73,18 @@ pub enum OnFailure {
     Error,
     /// Leave that resource unchanged and report it as skipped.
     Skip,
+}
+
+/// What happens when the chart explicitly set something a step would contradict (a
+/// container that runs as UID 0, a pod pinned to another architecture).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnConflict {
+    /// Leave that resource unchanged and report the conflict.
+    #[default]
+    Skip,
+    /// Stop with an error naming the conflict.
+    Error,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +130,7 @@ const STEP_FIELDS: &[&str] = &[
     "containerNames",
     "mode",
     "onFailure",
+    "onConflict",
 ];
 
 impl<'de> Deserialize<'de> for Step {
@@ -143,6 +157,7 @@ impl<'de> Visitor<'de> for StepVisitor {
         let mut container_names = None;
         let mut mode = None;
         let mut on_failure = None;
+        let mut on_conflict = None;
         let mut action: Option<Action> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -154,6 +169,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 "containerNames" => container_names = Some(map.next_value()?),
                 "mode" => mode = Some(map.next_value()?),
                 "onFailure" => on_failure = Some(map.next_value()?),
+                "onConflict" => on_conflict = Some(map.next_value()?),
                 other => match Action::from_step_entry(other, &mut map)? {
                     Some(found) => {
                         if let Some(first) = &action {
@@ -189,6 +205,7 @@ impl<'de> Visitor<'de> for StepVisitor {
             container_names,
             mode: mode.unwrap_or_default(),
             on_failure: on_failure.unwrap_or_default(),
+            on_conflict: on_conflict.unwrap_or_default(),
             action,
         })
     }
@@ -305,7 +322,7 @@ mod tests {
     fn errors_point_at_file_line_column() {
         assert_eq!(
             err(&format!("{HEAD}  - name: a\n    bogus: 1\n")),
-            "p.yaml:5:5: unknown field `bogus`, expected one of name, description, select, exclude, target, containerNames, mode, onFailure, jsonPatch, mergePatch"
+            "p.yaml:5:5: unknown field `bogus`, expected one of name, description, select, exclude, target, containerNames, mode, onFailure, onConflict, jsonPatch, mergePatch"
         );
         assert_eq!(
             err(&format!(

@@ -27,11 +27,17 @@ pub struct Entry {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase", tag = "result")]
 pub enum StepResult {
-    /// The step changed these fields.
-    Changed { changes: Vec<Change> },
+    /// The step changed these fields (and left the conflicting parts, if any, alone).
+    Changed {
+        changes: Vec<Change>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conflicts: Vec<String>,
+    },
     /// The step applied, but the resource already had what it sets.
     AlreadySet,
-    /// The step did not apply to (part of) this resource.
+    /// The chart set something on purpose that the step would contradict: left alone.
+    Conflict { reason: String },
+    /// The step does not apply to this resource (opted out, no pod template, failure skipped).
     Skipped { reason: String },
 }
 

@@ -218,7 +218,15 @@ mod tests {
 
     fn run(ops: Value, doc: &mut Value, mode: Mode) -> Result<Outcome> {
         let patch: JsonPatch = serde_json::from_value(ops).unwrap();
-        patch.apply(doc, &Context { mode })
+        patch.apply(
+            doc,
+            &Context {
+                mode,
+                kind: "Pod",
+                group: "",
+                pod_templates: &[],
+            },
+        )
     }
 
     #[test]

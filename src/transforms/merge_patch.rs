@@ -23,7 +23,7 @@ impl Transform for MergePatch {
             (Mode::Overwrite, target) => merge(target, &self.0),
             (Mode::IfAbsent, Value::Object(target)) => fill_missing(target, &self.0),
             (Mode::IfAbsent, _) => {
-                return Ok(Outcome::Skipped("the target is not a map".into()));
+                return Ok(Outcome::NotApplicable("the target is not a map".into()));
             }
         }
         Ok(Outcome::Applied)
@@ -76,7 +76,16 @@ mod tests {
 
     fn run(patch: Value, doc: &mut Value, mode: Mode) {
         let p: MergePatch = serde_json::from_value(patch).unwrap();
-        p.apply(doc, &Context { mode }).unwrap();
+        p.apply(
+            doc,
+            &Context {
+                mode,
+                kind: "Pod",
+                group: "",
+                pod_templates: &[],
+            },
+        )
+        .unwrap();
     }
 
     #[test]

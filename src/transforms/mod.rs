@@ -21,15 +21,29 @@ pub enum Mode {
 }
 
 /// What an action sees besides its target.
-pub struct Context {
+pub struct Context<'a> {
     pub mode: Mode,
+    /// Kind and API group of the resource the target belongs to.
+    pub kind: &'a str,
+    pub group: &'a str,
+    /// Pod template paths the patch set declares for custom resources.
+    pub pod_templates: &'a [crate::pod::PodTemplatePath],
 }
 
-/// An action that did not apply to a target, and why (the pipeline reports it).
+/// How an action went for one target; the pipeline reports everything but `Applied`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Done, or nothing needed doing (the pipeline compares values to tell which).
     Applied,
-    Skipped(String),
+    /// Applied what it safely could; the chart explicitly set something else this action
+    /// would contradict, and that part was left alone (reported as a conflict).
+    Partial(String),
+    /// The chart explicitly set something this action would contradict, so the action changed
+    /// nothing here. The step then leaves the whole resource alone (or, with
+    /// `onConflict: error`, fails the run).
+    Conflict(String),
+    /// The action does not apply to this target (no pod template, say).
+    NotApplicable(String),
 }
 
 /// One action: applied to a target value (a resource, a pod spec or a container).

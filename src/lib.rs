@@ -1,0 +1,18 @@
+//! pulse-harden as a library: the stream engine, patch files and transforms behind the CLI,
+//! for the binary, the fuzz targets and the benchmarks.
+//!
+//! stdin → [`stream::read`] → [`pipeline::run`] (steps of [`patchfile::PatchSet`]s) → [`stream::write`] → stdout.
+
+pub mod explain;
+pub mod glob;
+pub mod manifest;
+pub mod patchfile;
+pub mod pipeline;
+pub mod pod;
+pub mod pointer;
+pub mod profiles;
+pub mod report;
+pub mod select;
+pub mod stream;
+pub mod transforms;
+pub mod yaml;
