@@ -1,0 +1,116 @@
+//! Golden cases: each directory under `tests/golden/` is a run of the real binary.
+//!
+//! A case holds `input.yaml`, optionally `patches.yaml` (passed as `-p patches.yaml`) and
+//! `args` (one extra argument per line), and either `expected.yaml` (exit 0, stdout) or
+//! `expected.stderr` (stdout empty, exit code from `expected.exit`, default 2). The binary
+//! runs with the case directory as working directory. Every successful case is also run
+//! on its own output, which must come back unchanged (idempotence).
+//! `BLESS=1 cargo test --test golden` rewrites the expected files; review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+fn run(case: &Path, input: &[u8]) -> Run {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
+    cmd.current_dir(case);
+    for var in ["PULSE_HARDEN_PATCHES", "PULSE_HARDEN_PROFILE"] {
+        cmd.env_remove(var);
+    }
+    if case.join("patches.yaml").exists() {
+        cmd.args(["-p", "patches.yaml"]);
+    }
+    if let Ok(args) = std::fs::read_to_string(case.join("args")) {
+        cmd.args(args.lines().filter(|l| !l.trim().is_empty()));
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pulse-harden");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn cases() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("input.yaml").exists())
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn golden_cases() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    let cases = cases();
+    assert!(!cases.is_empty(), "no golden cases found");
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let input = std::fs::read(case.join("input.yaml")).unwrap();
+        let result = run(case, &input);
+        let expect_error = case.join("expected.stderr").exists();
+        if bless {
+            if result.code == 0 && !expect_error {
+                std::fs::write(case.join("expected.yaml"), &result.stdout).unwrap();
+            } else {
+                std::fs::write(case.join("expected.stderr"), &result.stderr).unwrap();
+                if result.code != 2 {
+                    std::fs::write(case.join("expected.exit"), format!("{}\n", result.code))
+                        .unwrap();
+                }
+            }
+            continue;
+        }
+        if expect_error {
+            let want = std::fs::read_to_string(case.join("expected.stderr")).unwrap();
+            let code: i32 = std::fs::read_to_string(case.join("expected.exit"))
+                .map(|s| s.trim().parse().unwrap())
+                .unwrap_or(2);
+            if result.code != code || result.stderr != want || !result.stdout.is_empty() {
+                failures.push(format!(
+                    "{name}: want exit {code} and stderr\n{want}\ngot exit {} and stderr\n{}\nstdout: {} bytes",
+                    result.code,
+                    result.stderr,
+                    result.stdout.len()
+                ));
+            }
+            continue;
+        }
+        let want = std::fs::read(case.join("expected.yaml")).unwrap();
+        if result.code != 0 || result.stdout != want {
+            failures.push(format!(
+                "{name}: exit {}, stderr:\n{}\nstdout:\n{}",
+                result.code,
+                result.stderr,
+                String::from_utf8_lossy(&result.stdout)
+            ));
+            continue;
+        }
+        let again = run(case, &result.stdout);
+        if again.code != 0 || again.stdout != result.stdout {
+            failures.push(format!(
+                "{name}: not idempotent; second run exit {}:\n{}",
+                again.code,
+                String::from_utf8_lossy(&again.stdout)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
