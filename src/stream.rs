@@ -133,7 +133,7 @@ pub fn write(stream: &Stream) -> Result<Vec<u8>> {
         }
         if let Some(h) = m.hazards.first() {
             bail!(
-                "cannot rewrite input {} (line {}, column {}): it holds {}; pulse-harden will not guess what Kubernetes reads there. Exclude the resource from the step, or change the chart",
+                "cannot rewrite input {}, line {}, column {}: it holds {}; pulse-harden will not guess what Kubernetes reads there. Exclude the resource from the step, or change the chart",
                 m.place(),
                 m.line + h.line.saturating_sub(1),
                 h.column,

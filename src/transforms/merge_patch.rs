@@ -9,9 +9,31 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug)]
 pub struct MergePatch(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for MergePatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapOnly;
+        impl<'de> serde::de::Visitor<'de> for MapOnly {
+            type Value = Map<String, Value>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map (the fields to merge into each target)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Map::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    out.insert(k, v);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(MapOnly).map(MergePatch)
+    }
+}
 
 impl Transform for MergePatch {
     const KEY: &'static str = "mergePatch";

@@ -271,7 +271,7 @@ impl Reader {
             (Some(_), Some("binary")) => {
                 self.hazard(
                     pos,
-                    "a !!binary scalar (Kubernetes decodes it to raw bytes)".into(),
+                    "a !!binary scalar, which Kubernetes decodes to raw bytes".into(),
                 );
                 Value::String(text.to_string())
             }
@@ -297,14 +297,14 @@ impl Reader {
             Plain::BigInt => {
                 self.hazard(
                     pos,
-                    format!("the integer {text} does not fit in 64 bits (Kubernetes versions read it differently)"),
+                    format!("the integer `{text}`, which does not fit in 64 bits (Kubernetes versions read it differently)"),
                 );
                 Value::String(text.to_string())
             }
             Plain::NonFinite => {
                 self.hazard(
                     pos,
-                    format!("the float {text} (Kubernetes cannot convert it to JSON)"),
+                    format!("the float `{text}`, which Kubernetes cannot convert to JSON"),
                 );
                 Value::String(text.to_string())
             }
@@ -371,7 +371,7 @@ impl Reader {
                 let shown = spelling.unwrap_or_else(|| other.to_string());
                 self.hazard(
                     node.pos,
-                    format!("the map key `{shown}` is not a string, integer or boolean"),
+                    format!("the map key `{shown}`, which is not a string, integer or boolean"),
                 );
                 shown
             }
