@@ -1,0 +1,154 @@
+//! Fidelity against what Kubernetes itself reads.
+//!
+//! Every stream in `tests/fidelity/` and in the shared corpus of real charts (rendered with
+//! Helm 4.1.4) goes through pulse-harden twice: with the `none` profile it must come back
+//! byte for byte; with a patch that touches every resource, the goyaml oracle
+//! (`../shared/tools/goyaml-oracle`: apimachinery's document split + sigs.k8s.io/yaml on
+//! goyaml v2, exactly what kubectl and Helm use) must read the same JSON from input and
+//! output except for the one annotation the patch added. A second run changes nothing.
+//!
+//! The oracle binary comes from `make oracle` (`.tools/bin/goyaml-oracle`) or `$GOYAML_ORACLE`.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const PROBE_ANNOTATION: &str = "pulse-harden.io/fidelity-probe";
+const TOUCH_EVERYTHING: &str = r#"apiVersion: pulse-harden/v1
+kind: PatchSet
+steps:
+  - name: touch-every-resource
+    mergePatch:
+      metadata:
+        annotations:
+          pulse-harden.io/fidelity-probe: "touched"
+"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn oracle() -> PathBuf {
+    let path = std::env::var_os("GOYAML_ORACLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/bin/goyaml-oracle"));
+    assert!(
+        path.exists(),
+        "the goyaml oracle is missing at {}: run `make oracle` (or set GOYAML_ORACLE)",
+        path.display()
+    );
+    path
+}
+
+fn streams() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in [root().join("tests/fidelity"), root().join("../shared/corpus")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            panic!("missing {}", dir.display());
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn pulse_harden(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse-harden"))
+        .args(args)
+        .env_remove("PULSE_HARDEN_PATCHES")
+        .env_remove("PULSE_HARDEN_PROFILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "pulse-harden {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The documents the oracle reads from a file (errors included, as strings).
+fn k8s_view(path: &Path) -> Vec<Value> {
+    let out = Command::new(oracle()).arg(path).output().unwrap();
+    assert!(out.status.success(), "oracle failed on {}", path.display());
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        result.get("stream_error").is_none(),
+        "{}: {}",
+        path.display(),
+        result["stream_error"]
+    );
+    result["documents"].as_array().unwrap().clone()
+}
+
+fn without_probe(mut doc: Value) -> Value {
+    if let Some(meta) = doc.get_mut("json").and_then(|j| j.get_mut("metadata"))
+        && let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+    {
+        annotations.shift_remove(PROBE_ANNOTATION);
+        if annotations.is_empty() {
+            meta.as_object_mut().unwrap().shift_remove("annotations");
+        }
+    }
+    doc
+}
+
+#[test]
+fn untouched_streams_are_byte_identical() {
+    for path in streams() {
+        let input = std::fs::read(&path).unwrap();
+        let output = pulse_harden(&["--profile", "none"], &input);
+        assert!(output == input, "{} changed", path.display());
+    }
+}
+
+#[test]
+fn rewritten_documents_mean_the_same_to_kubernetes() {
+    let dir = std::env::temp_dir().join(format!("pulse-harden-fidelity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let patch = dir.join("touch.yaml");
+    std::fs::write(&patch, TOUCH_EVERYTHING).unwrap();
+    let patch_arg = patch.to_str().unwrap();
+    let mut failures = Vec::new();
+    for path in streams() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let input = std::fs::read(&path).unwrap();
+        let output = pulse_harden(&["-p", patch_arg], &input);
+        let out_path = dir.join(&name);
+        std::fs::write(&out_path, &output).unwrap();
+
+        let before = k8s_view(&path);
+        let after: Vec<Value> = k8s_view(&out_path).into_iter().map(without_probe).collect();
+        if before.len() != after.len() {
+            failures.push(format!("{name}: {} documents became {}", before.len(), after.len()));
+            continue;
+        }
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            if b != a {
+                failures.push(format!("{name} document {}:\n  before {b}\n  after  {a}", i + 1));
+            }
+        }
+        let again = pulse_harden(&["-p", patch_arg], &output);
+        if again != output {
+            failures.push(format!("{name}: a second run changed the output"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
