@@ -1,0 +1,175 @@
+//! Input and output plumbing: `-f`, `-o` (atomic), settings from the environment, `--help`.
+
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
+    cmd.env_remove("PULSE_HARDEN_PATCHES")
+        .env_remove("PULSE_HARDEN_PROFILE");
+    cmd
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pulse-harden-io-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const STREAM: &str = "---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: \"yes\"\n";
+const PATCH: &str = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: label\n    mergePatch: {metadata: {labels: {team: platform}}}\n";
+const PATCHED: &str = "---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels:\n    team: platform\ndata:\n  a: \"yes\"\n";
+
+#[test]
+fn reads_a_file_and_writes_another_atomically() {
+    let dir = temp_dir("files");
+    std::fs::write(dir.join("in.yaml"), STREAM).unwrap();
+    std::fs::write(dir.join("p.yaml"), PATCH).unwrap();
+    std::fs::write(dir.join("out.yaml"), "old content").unwrap();
+    let out = bin()
+        .current_dir(&dir)
+        .args(["-p", "p.yaml", "-f", "in.yaml", "-o", "out.yaml"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.yaml")).unwrap(),
+        PATCHED
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        3,
+        "temporary files left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_the_output_file_alone() {
+    let dir = temp_dir("fail");
+    std::fs::write(dir.join("in.yaml"), "a: [1, 2\n").unwrap();
+    std::fs::write(dir.join("out.yaml"), "old content").unwrap();
+    let out = bin()
+        .current_dir(&dir)
+        .args(["--profile", "none", "-f", "in.yaml", "-o", "out.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.yaml")).unwrap(),
+        "old content"
+    );
+}
+
+#[test]
+fn patches_and_profiles_from_the_environment() {
+    let dir = temp_dir("env");
+    std::fs::write(dir.join("a.yaml"), PATCH).unwrap();
+    std::fs::write(
+        dir.join("b.yaml"),
+        PATCH
+            .replace("label", "other")
+            .replace("team: platform", "tier: web"),
+    )
+    .unwrap();
+    let mut child = bin()
+        .current_dir(&dir)
+        .env("PULSE_HARDEN_PATCHES", "a.yaml:b.yaml")
+        .env("PULSE_HARDEN_PROFILE", "none")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(STREAM.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("    team: platform\n    tier: web\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_patch_directory_applies_its_files_in_name_order() {
+    let dir = temp_dir("dir");
+    std::fs::create_dir(dir.join("patches")).unwrap();
+    std::fs::write(
+        dir.join("patches/20-second.yaml"),
+        PATCH.replace("team: platform", "team: second"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("patches/10-first.yaml"), PATCH).unwrap();
+    std::fs::write(dir.join("patches/README.md"), "not a patch").unwrap();
+    std::fs::write(dir.join("in.yaml"), STREAM).unwrap();
+    let out = bin()
+        .current_dir(&dir)
+        .args(["-p", "patches", "-f", "in.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("team: second")
+    );
+}
+
+#[test]
+fn help_teaches_and_version_answers() {
+    let help = bin().arg("--help").output().unwrap();
+    let text = String::from_utf8(help.stdout).unwrap();
+    for needle in [
+        "--post-renderer pulse-harden",
+        "-p, --patches",
+        "Exit codes",
+        "PULSE_HARDEN_PATCHES",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
+    }
+    let version = bin().arg("--version").output().unwrap();
+    assert!(
+        String::from_utf8(version.stdout)
+            .unwrap()
+            .starts_with("pulse-harden ")
+    );
+}
+
+#[test]
+fn a_missing_patch_file_is_a_clear_error() {
+    let out = bin()
+        .args(["-p", "/nonexistent/p.yaml", "--profile", "none"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pulse-harden: error: cannot read patch file /nonexistent/p.yaml: No such file or directory (os error 2)\n"
+    );
+}
