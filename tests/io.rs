@@ -77,7 +77,7 @@ fn patches_and_profiles_from_the_environment() {
     std::fs::write(
         dir.join("b.yaml"),
         PATCH
-            .replace("label", "other")
+            .replace("name: label", "name: other")
             .replace("team: platform", "tier: web"),
     )
     .unwrap();
