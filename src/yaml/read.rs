@@ -8,7 +8,7 @@
 
 use super::resolve::{Plain, resolve_plain};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Tag};
+use serde_saphyr::granit_parser::{Event, Options, Parser, ScalarStyle, Tag};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -105,7 +105,9 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
         root: None,
     };
     let mut documents = 0;
-    let mut parser = Parser::new_from_str(text);
+    let mut options = Options::default();
+    options.emit_anchor_events = true;
+    let mut parser = Parser::new_from_str_with_options(text, options);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ReadError {
             line: e.marker().line(),
@@ -197,6 +199,12 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                     is_merge_key: false,
                 })?;
             }
+            Event::Anchor(_, name) if !is_goyaml_anchor_name(&name) => {
+                reader.hazard(
+                    pos,
+                    format!("the anchor name `&{name}`, which Kubernetes' YAML reader rejects (it allows only letters, digits, `_` and `-`)"),
+                );
+            }
             Event::UnresolvedAlias(name) => {
                 return Err(err(pos, &format!("alias *{name} has no anchor")));
             }
@@ -211,6 +219,12 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
         value,
         hazards: reader.hazards,
     })
+}
+
+/// goyaml v2 scans anchor and alias names as `[0-9A-Za-z_-]+`; YAML 1.2 parsers take more.
+fn is_goyaml_anchor_name(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn err(pos: Pos, message: &str) -> ReadError {
@@ -461,6 +475,14 @@ mod tests {
         assert_eq!(parsed.hazards.len(), 2);
         assert_eq!(parsed.hazards[0].line, 1);
         assert_eq!(parsed.hazards[1].line, 2);
+    }
+
+    #[test]
+    fn anchor_names_goyaml_rejects_are_hazards() {
+        let parsed = read_document("a: &ok-name_1 1\nb: &a.b 2\nc: *a.b\n").unwrap();
+        assert_eq!(parsed.hazards.len(), 1, "{:?}", parsed.hazards);
+        assert_eq!(parsed.hazards[0].line, 2);
+        assert!(parsed.hazards[0].what.contains("`&a.b`"));
     }
 
     #[test]
