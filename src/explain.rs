@@ -19,10 +19,8 @@ pub fn explain(name: Option<&str>) -> Result<String> {
         Some(name) => {
             if let Some(p) = profiles::PROFILES.iter().find(|p| p.name == name) {
                 out.push_str(&format!("profile {}: {}\n\n{}", p.name, p.summary, p.text));
-            } else if let Some((key, summary)) =
-                transforms::Action::summaries().find(|(k, _)| *k == name)
-            {
-                out.push_str(&format!("{key}: {summary}\n"));
+            } else if let Some(docs) = transforms::Action::docs(name) {
+                out.push_str(&format!("{name}\n\n{docs}"));
             } else {
                 anyhow::bail!("nothing called `{name}`; run `pulse-harden explain` for the list");
             }

@@ -1,21 +1,25 @@
 //! Runs every step of every patch set, in order, over the selected resources, and records
 //! what happened. A step changes a resource all or nothing.
 
-use crate::manifest::{Manifest, SKIP_ANNOTATION};
+use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod;
 use crate::report::{self, Entry, Report, StepResult};
 use crate::transforms::{Context, Outcome};
 use anyhow::{Result, anyhow, bail};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-pub fn run(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<Report> {
+pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
     let mut report = Report::default();
     for set in sets {
         for step in &set.steps {
             let step_id = format!("{}: {}", set.origin, step.name);
             let mut matched = 0;
-            for m in manifests.iter_mut() {
+            // (owner position, document) for documents this step generates; inserted after the
+            // step, so its own loop never sees them.
+            let mut generated: Vec<(usize, Manifest)> = Vec::new();
+            for i in 0..manifests.len() {
+                let m = &manifests[i];
                 if !m.is_resource()
                     || !step.select.matches(m)
                     || step.exclude.iter().any(|e| e.matches(m))
@@ -23,12 +27,11 @@ pub fn run(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<Report> {
                     continue;
                 }
                 matched += 1;
-                let result = if m.opted_out_of(&step.name) {
-                    StepResult::Skipped {
-                        reason: format!("opted out with the {SKIP_ANNOTATION} annotation"),
-                    }
+                let (result, new_value, new_docs) = if m.opted_out_of(&step.name) {
+                    let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
+                    (StepResult::Skipped { reason }, None, Vec::new())
                 } else {
-                    apply_step(set, step, m)?
+                    apply_step(set, step, m, manifests)?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -36,14 +39,68 @@ pub fn run(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<Report> {
                     step: step_id.clone(),
                     result,
                 });
+                for value in new_docs {
+                    let doc = generated_document(&manifests[i], value);
+                    report.entries.push(Entry {
+                        resource: doc.id(),
+                        document: doc.index,
+                        step: step_id.clone(),
+                        result: StepResult::Generated {
+                            owner: manifests[i].id(),
+                        },
+                    });
+                    generated.push((i, doc));
+                }
+                if let Some(value) = new_value {
+                    let m = &mut manifests[i];
+                    if m.before_change.is_none() {
+                        m.before_change = m.value.take();
+                    }
+                    m.value = Some(value);
+                }
             }
             if matched == 0 {
                 report.unmatched_steps.push(step_id);
+            }
+            for (owner, doc) in generated.into_iter().rev() {
+                manifests.insert(owner + 1, doc);
             }
         }
     }
     Ok(report)
 }
+
+/// A generated document, filed with its owner: the owner's `# Source:` header (Helm 3 and
+/// `helm template`) and Helm 4 filename annotation, so Helm keeps them together.
+fn generated_document(owner: &Manifest, mut value: Value) -> Manifest {
+    if let Some(filename) = owner.annotation(HELM4_FILENAME_ANNOTATION)
+        && let Some(doc) = value.as_object_mut()
+    {
+        let metadata = doc
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(metadata) = metadata.as_object_mut() {
+            let annotations = metadata
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(annotations) = annotations.as_object_mut() {
+                annotations
+                    .entry(HELM4_FILENAME_ANNOTATION)
+                    .or_insert_with(|| Value::String(filename.to_string()));
+            }
+        }
+    }
+    let mut doc = Manifest::from_value(owner.index, value);
+    doc.generated = true;
+    if let Some(source) = source_comment(&owner.raw) {
+        doc.raw = format!("# Source: {source}\n");
+    }
+    doc
+}
+
+/// What a step did to one resource: the report entry, the new value if it changed, and the
+/// documents it generated.
+type Applied = (StepResult, Option<Value>, Vec<Value>);
 
 /// What the action said about each target of one resource.
 #[derive(Default)]
@@ -51,22 +108,20 @@ struct Notes {
     partial: Vec<String>,
     conflicts: Vec<String>,
     not_applicable: Vec<String>,
+    generated: Vec<Value>,
 }
 
-fn apply_step(set: &PatchSet, step: &Step, m: &mut Manifest) -> Result<StepResult> {
+fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) -> Result<Applied> {
     let Some(before) = &m.value else {
-        return Ok(StepResult::Skipped {
-            reason: "empty document".into(),
-        });
+        let reason = "empty document".into();
+        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     };
     let mut working = before.clone();
-    let (kind, group) = (m.kind().to_string(), m.group().to_string());
-    let notes = match apply_to_targets(set, step, &kind, &group, &mut working) {
+    let notes = match apply_to_targets(set, step, m, stream, &mut working) {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
-            return Ok(StepResult::Skipped {
-                reason: format!("{e:#}"),
-            });
+            let reason = format!("{e:#}");
+            return Ok((StepResult::Skipped { reason }, None, Vec::new()));
         }
         Err(e) => {
             bail!(
@@ -94,38 +149,46 @@ fn apply_step(set: &PatchSet, step: &Step, m: &mut Manifest) -> Result<StepResul
             conflicts.join("; ")
         ));
     }
-    if refused || working == *before {
-        return Ok(if let Some(reason) = conflicts.first() {
-            StepResult::Conflict {
-                reason: reason.clone(),
-            }
+    if refused {
+        let reason = conflicts.into_iter().next().unwrap_or_default();
+        return Ok((StepResult::Conflict { reason }, None, Vec::new()));
+    }
+    if working == *before {
+        let result = if let Some(reason) = conflicts.into_iter().next() {
+            StepResult::Conflict { reason }
+        } else if !notes.generated.is_empty() {
+            StepResult::AlreadySet
         } else if let Some(reason) = notes.not_applicable.into_iter().next() {
             StepResult::Skipped { reason }
         } else {
             StepResult::AlreadySet
-        });
+        };
+        return Ok((result, None, notes.generated));
     }
     let changes = report::changes(before, &working);
-    if m.before_change.is_none() {
-        m.before_change = m.value.take();
-    }
-    m.value = Some(working);
-    Ok(StepResult::Changed { changes, conflicts })
+    Ok((
+        StepResult::Changed { changes, conflicts },
+        Some(working),
+        notes.generated,
+    ))
 }
 
 /// Applies the step's action to each of its targets inside one resource.
 fn apply_to_targets(
     set: &PatchSet,
     step: &Step,
-    kind: &str,
-    group: &str,
+    m: &Manifest,
+    stream: &[Manifest],
     resource: &mut Value,
 ) -> Result<Notes> {
+    let (kind, group) = (m.kind(), m.group());
     let ctx = Context {
         mode: step.mode,
         kind,
         group,
         pod_templates: &set.pod_templates,
+        resource: m,
+        stream,
     };
     let mut notes = Notes::default();
     let mut note = |outcome: Outcome| match outcome {
@@ -133,6 +196,7 @@ fn apply_to_targets(
         Outcome::Partial(reason) => notes.partial.push(reason),
         Outcome::Conflict(reason) => notes.conflicts.push(reason),
         Outcome::NotApplicable(reason) => notes.not_applicable.push(reason),
+        Outcome::Generate(doc) => notes.generated.push(doc),
     };
     match step.target {
         Target::Resource => note(step.action.apply(resource, &ctx)?),

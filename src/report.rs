@@ -39,6 +39,8 @@ pub enum StepResult {
     Conflict { reason: String },
     /// The step does not apply to this resource (opted out, no pod template, failure skipped).
     Skipped { reason: String },
+    /// The step generated this resource for `owner` (a PodDisruptionBudget, say).
+    Generated { owner: String },
 }
 
 #[derive(Debug, Serialize)]

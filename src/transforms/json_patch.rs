@@ -90,6 +90,29 @@ impl Transform for JsonPatch {
     const KEY: &'static str = "jsonPatch";
     const SUMMARY: &'static str =
         "RFC 6902 JSON Patch operations; paths may use `*` and `[name=value]` segments";
+    const DOCS: &'static str = r#"Applies RFC 6902 JSON Patch operations (`add`, `remove`, `replace`, `move`, `copy`,
+`test`) in order, all or nothing per target.
+
+Paths are JSON pointers with two extensions: `*` means every element of a list (or every
+value of a map), and `[name=web]` means the list elements whose `name` is `web`. A wildcard
+over a list that is absent is a no-op, not an error.
+
+In `mode: ifAbsent` an `add` keeps a value that is already there, and an append (`/-`)
+skips an element the list already holds, so a second run changes nothing. A failing `test`
+or a missing path is an error naming the patch file, step and resource, unless the step
+says `onFailure: skip`.
+
+Example:
+
+```yaml
+- name: pull-if-not-present
+  select: {kind: [Deployment, StatefulSet]}
+  mode: ifAbsent
+  jsonPatch:
+    - {op: add, path: "/spec/template/spec/containers/*/imagePullPolicy", value: IfNotPresent}
+    - {op: replace, path: "/spec/template/spec/containers/[name=web]/image", value: "registry.internal/web:1.2"}
+```
+"#;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         for (i, op) in self.0.iter().enumerate() {
@@ -214,18 +237,15 @@ fn remove_keeping_order(doc: &mut Value, path: &Pointer) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::Manifest;
     use serde_json::json;
 
     fn run(ops: Value, doc: &mut Value, mode: Mode) -> Result<Outcome> {
         let patch: JsonPatch = serde_json::from_value(ops).unwrap();
+        let pod = Manifest::from_value(1, json!({"kind": "Pod"}));
         patch.apply(
             doc,
-            &Context {
-                mode,
-                kind: "Pod",
-                group: "",
-                pod_templates: &[],
-            },
+            &crate::transforms::test_context(mode, &pod, std::slice::from_ref(&pod)),
         )
     }
 

@@ -39,6 +39,25 @@ impl Transform for MergePatch {
     const KEY: &'static str = "mergePatch";
     const SUMMARY: &'static str =
         "RFC 7396 JSON Merge Patch (maps merge, `null` deletes, lists are replaced)";
+    const DOCS: &'static str = r#"Merges a map into the target, as RFC 7396 JSON Merge Patch: maps merge key by key,
+`null` deletes a key, and any other value (lists included) replaces what was there.
+
+Why: the shortest way to set a handful of fields. Lists are replaced whole, so to edit
+containers use `target: containers` and merge into each container instead.
+
+In `mode: ifAbsent` only missing keys are added; values the chart set are kept.
+
+Example:
+
+```yaml
+- name: seccomp-runtime-default
+  target: podSpec
+  mode: ifAbsent
+  mergePatch:
+    securityContext:
+      seccompProfile: {type: RuntimeDefault}
+```
+"#;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         match (ctx.mode, target) {
@@ -94,18 +113,15 @@ fn fill_missing(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::Manifest;
     use serde_json::json;
 
     fn run(patch: Value, doc: &mut Value, mode: Mode) {
         let p: MergePatch = serde_json::from_value(patch).unwrap();
+        let pod = Manifest::from_value(1, json!({"kind": "Pod"}));
         p.apply(
             doc,
-            &Context {
-                mode,
-                kind: "Pod",
-                group: "",
-                pod_templates: &[],
-            },
+            &crate::transforms::test_context(mode, &pod, std::slice::from_ref(&pod)),
         )
         .unwrap();
     }

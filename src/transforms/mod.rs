@@ -4,6 +4,7 @@
 mod json_patch;
 mod merge_patch;
 
+use crate::manifest::Manifest;
 use anyhow::Result;
 use serde::Deserialize;
 use serde::de::MapAccess;
@@ -28,6 +29,12 @@ pub struct Context<'a> {
     pub group: &'a str,
     /// Pod template paths the patch set declares for custom resources.
     pub pod_templates: &'a [crate::pod::PodTemplatePath],
+    /// The resource the target belongs to, as it stood before this step.
+    pub resource: &'a Manifest,
+    /// Every document of the stream as it stood before this step touched this resource
+    /// (earlier resources already show this step's changes). Only cross-resource actions
+    /// look here, and their docs say so.
+    pub stream: &'a [Manifest],
 }
 
 /// How an action went for one target; the pipeline reports everything but `Applied`.
@@ -44,6 +51,10 @@ pub enum Outcome {
     Conflict(String),
     /// The action does not apply to this target (no pod template, say).
     NotApplicable(String),
+    /// A new document to add to the stream after this resource (a PodDisruptionBudget for a
+    /// Deployment, say). The pipeline gives it the owner's `# Source:` header and Helm 4
+    /// filename annotation, so Helm files it with its owner.
+    Generate(Value),
 }
 
 /// One action: applied to a target value (a resource, a pod spec or a container).
@@ -52,6 +63,9 @@ pub trait Transform {
     const KEY: &'static str;
     /// One line for `explain` and the README's table.
     const SUMMARY: &'static str;
+    /// The user documentation `pulse-harden explain KEY` prints (Markdown): what it does,
+    /// why, its options, and a patch-file example.
+    const DOCS: &'static str;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -85,6 +99,14 @@ macro_rules! registry {
                 [$((<$module::$ty as Transform>::KEY, <$module::$ty as Transform>::SUMMARY)),*].into_iter()
             }
 
+            /// The documentation of the action with this key.
+            pub fn docs(key: &str) -> Option<&'static str> {
+                [$((<$module::$ty as Transform>::KEY, <$module::$ty as Transform>::DOCS)),*]
+                    .into_iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, docs)| docs)
+            }
+
             pub fn key(&self) -> &'static str {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::KEY),*
@@ -103,4 +125,17 @@ macro_rules! registry {
 registry! {
     json_patch::JsonPatch,
     merge_patch::MergePatch,
+}
+
+/// A context for an action's unit tests: `resource` alone in its stream.
+#[cfg(test)]
+pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifest]) -> Context<'a> {
+    Context {
+        mode,
+        kind: resource.kind(),
+        group: resource.group(),
+        pod_templates: &[],
+        resource,
+        stream,
+    }
 }
