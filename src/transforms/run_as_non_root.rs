@@ -35,6 +35,9 @@ Harden without breaking:
   action changes nothing in that pod and reports a **conflict**. The step's `onConflict`
   decides: `skip` (the default) leaves the resource as it is, `error` stops the run.
   Typical case: an init container that `chown`s a volume.
+- A pod that uses host namespaces or `hostPath` volumes — a node agent, which usually runs as
+  root from an image with no `USER` — is a **conflict** too, unless every container has an
+  explicit UID (then the kubelet's check cannot fail on the image).
 - An explicit `runAsNonRoot: false` (pod or container) is kept and reported.
 - Values the chart set are never replaced; the UID/GID defaults only fill gaps.
 
@@ -88,6 +91,14 @@ Example:
                 root.push(targets::describe(list, container));
             }
         }
+        if root.is_empty()
+            && let Some(access) = host_access(spec)
+            && !every_container_has_a_user(spec, pod_uid)
+        {
+            return Ok(Outcome::Conflict(format!(
+                "the pod {access}, like node agents that run as root, and not every container sets runAsUser; runAsNonRoot: true would likely stop it from starting"
+            )));
+        }
         if !root.is_empty() {
             return Ok(Outcome::Conflict(format!(
                 "{} run{} as UID 0 (runAsUser: 0); runAsNonRoot: true would stop the pod from starting",
@@ -129,6 +140,33 @@ Example:
         }
         Ok(targets::outcome(kept))
     }
+}
+
+/// How the pod reaches into its node (host namespaces, `hostPath` volumes), if it does.
+fn host_access(spec: &Value) -> Option<String> {
+    let mut access: Vec<String> = ["hostNetwork", "hostPID", "hostIPC"]
+        .into_iter()
+        .filter(|f| spec.get(*f) == Some(&Value::Bool(true)))
+        .map(|f| format!("{f}: true"))
+        .collect();
+    let host_path = spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .is_some_and(|v| v.iter().any(|v| v.get("hostPath").is_some()));
+    if host_path {
+        access.push("hostPath volumes".into());
+    }
+    (!access.is_empty()).then(|| format!("uses {}", access.join(", ")))
+}
+
+/// Does every container run as an explicit UID (its own or the pod's)?
+fn every_container_has_a_user(spec: &mut Value, pod_uid: Option<i64>) -> bool {
+    crate::pod::containers_mut(spec).into_iter().all(|(_, c)| {
+        security_field(c, "runAsUser")
+            .and_then(Value::as_i64)
+            .or(pod_uid)
+            .is_some()
+    })
 }
 
 #[cfg(test)]
@@ -173,6 +211,19 @@ mod tests {
         let mut overridden = json!({"securityContext": {"runAsUser": 0}, "containers": [
             {"name": "a", "securityContext": {"runAsUser": 10}}]});
         assert_eq!(run(json!({}), &mut overridden), Outcome::Applied);
+    }
+
+    #[test]
+    fn node_agents_without_a_uid_are_a_conflict() {
+        let mut agent = json!({"volumes": [{"name": "logs", "hostPath": {"path": "/var/log"}}],
+            "containers": [{"name": "a"}]});
+        assert_eq!(
+            run(json!({}), &mut agent),
+            Outcome::Conflict("the pod uses hostPath volumes, like node agents that run as root, and not every container sets runAsUser; runAsNonRoot: true would likely stop it from starting".into())
+        );
+        let mut exporter = json!({"hostNetwork": true, "securityContext": {"runAsUser": 65534},
+            "containers": [{"name": "a"}]});
+        assert_eq!(run(json!({}), &mut exporter), Outcome::Applied);
     }
 
     #[test]
