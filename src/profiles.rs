@@ -10,14 +10,27 @@ pub struct Profile {
 }
 
 /// `none` applies nothing: the stream passes through untouched.
-pub const PROFILES: &[Profile] = &[Profile {
-    name: "none",
-    summary: "applies nothing; every document passes through byte for byte",
-    text: include_str!("../patches/none.yaml"),
-}];
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "none",
+        summary: "applies nothing; every document passes through byte for byte",
+        text: include_str!("../patches/none.yaml"),
+    },
+    Profile {
+        name: "restricted",
+        summary: "Pod Security Standards restricted where it breaks nothing; reports the rest",
+        text: include_str!("../patches/restricted.yaml"),
+    },
+    Profile {
+        name: "baseline",
+        summary: "reports workloads failing Pod Security Standards baseline; changes nothing",
+        text: include_str!("../patches/baseline.yaml"),
+    },
+];
 
-/// The profile used when neither `--profile` nor `--patches` is given.
-pub const DEFAULT_PROFILE: &str = "none";
+/// The profile used when neither `--profile` nor `--patches` is given: hardening is what
+/// people install a hardening post-renderer for.
+pub const DEFAULT_PROFILE: &str = "restricted";
 
 pub fn load(name: &str) -> Result<PatchSet> {
     let Some(profile) = PROFILES.iter().find(|p| p.name == name) else {

@@ -1,8 +1,18 @@
 //! The actions a patch-file step can take. One file per action; adding one is a new file plus
 //! one line in `registry!` below.
 
+mod add_metadata;
+mod check_pod_security;
+mod default_resources;
+mod disable_service_account_token;
+mod harden_containers;
 mod json_patch;
 mod merge_patch;
+mod rewrite_image_registry;
+mod run_as_non_root;
+mod set_image_pull_policy;
+mod set_seccomp;
+mod targets;
 
 use crate::manifest::Manifest;
 use anyhow::Result;
@@ -125,6 +135,15 @@ macro_rules! registry {
 registry! {
     json_patch::JsonPatch,
     merge_patch::MergePatch,
+    set_seccomp::SetSeccomp,
+    run_as_non_root::RunAsNonRoot,
+    harden_containers::HardenContainers,
+    check_pod_security::CheckPodSecurity,
+    disable_service_account_token::DisableServiceAccountToken,
+    set_image_pull_policy::SetImagePullPolicy,
+    default_resources::DefaultResources,
+    rewrite_image_registry::RewriteImageRegistry,
+    add_metadata::AddMetadata,
 }
 
 /// A context for an action's unit tests: `resource` alone in its stream.
