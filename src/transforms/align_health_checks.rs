@@ -25,7 +25,8 @@ Service, it follows that Service to the pods it selects and sets the policy's
 Why: the load balancer probes the backends itself. When its path differs from the one the
 application serves (the policy says `/api/v1/status`, the pods answer on
 `/execution/api/v1/status`), every backend is marked unhealthy and all requests fail with 5xx,
-although the pods are ready. The readiness probe is the path the chart author tested.
+although the pods are ready. The readiness probe is the path the chart author tested, and
+the one Application Gateway for Containers itself probes when no HealthCheckPolicy exists.
 
 How it resolves, all within the rendered stream:
 1. `spec.targetRef` (kind `Service`, `name`, `namespace` defaulting to the policy's) names a
@@ -39,9 +40,9 @@ How it resolves, all within the rendered stream:
 
 Which Service port: when the policy sets `spec.default.port`, the Service port whose `port` or
 resolved container port equals it; otherwise every port of the Service, and they must all lead
-to the same probe. The policy's `port` is a backend (container) port, so when the policy sets
-one it is set to the probe's port; it is also added when the probe listens on another port
-than the one the Service sends traffic to.
+to the same probe. The policy's `port` is the port the load balancer probes on the backend
+target (the pod), so when the policy sets one it is set to the probe's port; it is also added
+when the probe listens on another port than the one the Service sends traffic to.
 
 Namespaces are compared as written: a Helm chart that leaves `metadata.namespace` out
 everywhere works (all empty); mixing written and implied namespaces does not resolve.

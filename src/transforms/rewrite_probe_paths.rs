@@ -111,7 +111,14 @@ fn compile(text: &str) -> Result<Regex, String> {
         .size_limit(MAX_COMPILED_SIZE)
         .dfa_size_limit(MAX_COMPILED_SIZE)
         .build()
-        .map_err(|e| format!("invalid regex pattern `{text}`: {e}"))
+        .map_err(|e| {
+            // The parser's message draws a caret under the pattern over several lines; the
+            // last line says what is wrong, which is what fits a one-line error.
+            let message = e.to_string();
+            let reason = message.lines().last().unwrap_or_default();
+            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+            format!("invalid regex pattern `{text}`: {reason}")
+        })
 }
 
 impl Rule {
