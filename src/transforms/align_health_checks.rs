@@ -48,9 +48,9 @@ Namespaces are compared as written: a Helm chart that leaves `metadata.namespace
 everywhere works (all empty); mixing written and implied namespaces does not resolve.
 
 Reported, policy left unchanged:
-- skipped: the Service or a workload it selects is not in the stream, the Service has no
-  selector, no container serves the port, the container has no readiness probe, or its
-  readiness probe is `exec`, `tcpSocket` or `grpc`;
+- skipped: the policy checks gRPC, the Service or a workload it selects is not in the
+  stream, the Service has no selector, no container serves the port, the container has no
+  readiness probe, or its readiness probe is `exec`, `tcpSocket` or `grpc`;
 - conflict: the pods disagree (several containers or workloads with different paths or
   ports, or some with an HTTP probe and some without), or, with `mode: ifAbsent`, the policy
   already sets another path or port.
@@ -78,6 +78,14 @@ Example:
                 "{} is not an Azure ALB HealthCheckPolicy ({POLICY_GROUP})",
                 ctx.kind
             )));
+        }
+        if target
+            .pointer("/spec/default/grpc")
+            .is_some_and(|g| !g.is_null())
+        {
+            return Ok(Outcome::NotApplicable(
+                "the policy checks gRPC health, not an HTTP path".into(),
+            ));
         }
         let alignment = match resolve(target, ctx) {
             Ok(alignment) => alignment,
@@ -558,6 +566,19 @@ mod tests {
         );
         assert!(matches!(o, Outcome::Conflict(_)), "{o:?}");
         assert_eq!(p["spec"]["default"]["http"]["path"], "/api/v1/status");
+    }
+
+    #[test]
+    fn grpc_policies_are_skipped() {
+        let mut grpc = policy("p", "execution-api", None);
+        grpc["spec"]["default"] = json!({"grpc": {}});
+        let (p, o) = run(
+            grpc.clone(),
+            vec![service("execution-api", 80, json!(8989)), api(Value::Null)],
+            Mode::Overwrite,
+        );
+        assert!(matches!(o, Outcome::NotApplicable(_)));
+        assert_eq!(p, grpc);
     }
 
     #[test]

@@ -214,7 +214,7 @@ Example:
         };
         if replicas <= 1 {
             return Ok(Outcome::NotApplicable(format!(
-                "it runs a single replica ({why}); a PodDisruptionBudget could only block drains"
+                "it runs fewer than two replicas ({why}); a PodDisruptionBudget could only block drains"
             )));
         }
         if let Budget::MinAvailable(min) = self.budget
@@ -398,7 +398,7 @@ mod tests {
         for (replicas, others) in [(None, vec![]), (Some(1), vec![]), (Some(3), vec![hpa(1)])] {
             assert!(matches!(
                 run(deployment(replicas), others),
-                Outcome::NotApplicable(r) if r.starts_with("it runs a single replica")
+                Outcome::NotApplicable(r) if r.starts_with("it runs fewer than two replicas")
             ));
         }
         assert!(matches!(

@@ -138,11 +138,13 @@ Example:
 "#;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
+        let is_resource = workloads::is_resource(target);
         let Some(spec) = workloads::pod_spec(target, ctx) else {
-            return Ok(Outcome::NotApplicable(format!(
-                "{} has no pod template",
-                ctx.kind
-            )));
+            return Ok(Outcome::NotApplicable(if is_resource {
+                format!("{} has no pod template", ctx.kind)
+            } else {
+                "scheduleOnArm64 expects `target: resource` or `target: podSpec`".into()
+            }));
         };
         if let Some(reason) = self.pinned_elsewhere(spec) {
             return Ok(Outcome::Conflict(reason));
