@@ -18,7 +18,11 @@ pub fn explain(name: Option<&str>) -> Result<String> {
         }
         Some(name) => {
             if let Some(p) = profiles::PROFILES.iter().find(|p| p.name == name) {
-                out.push_str(&format!("profile {}: {}\n\n{}", p.name, p.summary, p.text));
+                out.push_str(&format!("profile {}: {}\n", p.name, p.summary));
+                for (_, text) in p.sets {
+                    out.push('\n');
+                    out.push_str(text);
+                }
             } else if let Some(docs) = transforms::Action::docs(name) {
                 out.push_str(&format!("{name}\n\n{docs}"));
             } else {

@@ -43,7 +43,7 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
         profiles.push(profiles::DEFAULT_PROFILE.to_string());
     }
     for name in &profiles {
-        sets.push(profiles::load(name.trim())?);
+        sets.extend(profiles::load(name.trim())?);
     }
     for path in &args.patches {
         sets.extend(patchfile::load_path(path)?);

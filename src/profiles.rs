@@ -6,25 +6,47 @@ use anyhow::{Result, bail};
 pub struct Profile {
     pub name: &'static str,
     pub summary: &'static str,
-    pub text: &'static str,
+    /// The patch sets it applies, in order: (the name errors and reports give it, its text).
+    pub sets: &'static [(&'static str, &'static str)],
 }
 
-/// `none` applies nothing: the stream passes through untouched.
+const NONE: (&str, &str) = ("none", include_str!("../patches/none.yaml"));
+const RESTRICTED: (&str, &str) = ("restricted", include_str!("../patches/restricted.yaml"));
+const BASELINE: (&str, &str) = ("baseline", include_str!("../patches/baseline.yaml"));
+const HA: (&str, &str) = ("ha", include_str!("../patches/ha.yaml"));
+const ARM64: (&str, &str) = ("arm64", include_str!("../patches/arm64.yaml"));
+const PULSE_OS: (&str, &str) = ("pulse-os", include_str!("../patches/pulse-os.yaml"));
+
 pub const PROFILES: &[Profile] = &[
     Profile {
         name: "none",
         summary: "applies nothing; every document passes through byte for byte",
-        text: include_str!("../patches/none.yaml"),
+        sets: &[NONE],
     },
     Profile {
         name: "restricted",
         summary: "Pod Security Standards restricted where it breaks nothing; reports the rest",
-        text: include_str!("../patches/restricted.yaml"),
+        sets: &[RESTRICTED],
     },
     Profile {
         name: "baseline",
         summary: "reports workloads failing Pod Security Standards baseline; changes nothing",
-        text: include_str!("../patches/baseline.yaml"),
+        sets: &[BASELINE],
+    },
+    Profile {
+        name: "ha",
+        summary: "topology spread over zones and nodes, and PodDisruptionBudgets for replicated workloads",
+        sets: &[HA],
+    },
+    Profile {
+        name: "arm64",
+        summary: "schedule every pod on arm64 nodes; report pods pinned to another architecture",
+        sets: &[ARM64],
+    },
+    Profile {
+        name: "pulse-os",
+        summary: "the Pulse-OS chart: restricted, health checks aligned with the probes, spread and PDBs for APIs and workers",
+        sets: &[RESTRICTED, PULSE_OS],
     },
 ];
 
@@ -32,7 +54,8 @@ pub const PROFILES: &[Profile] = &[
 /// people install a hardening post-renderer for.
 pub const DEFAULT_PROFILE: &str = "restricted";
 
-pub fn load(name: &str) -> Result<PatchSet> {
+/// The patch sets of a profile, in the order they apply.
+pub fn load(name: &str) -> Result<Vec<PatchSet>> {
     let Some(profile) = PROFILES.iter().find(|p| p.name == name) else {
         let names: Vec<_> = PROFILES.iter().map(|p| p.name).collect();
         bail!(
@@ -40,7 +63,11 @@ pub fn load(name: &str) -> Result<PatchSet> {
             names.join(", ")
         );
     };
-    patchfile::parse(profile.text, &format!("profile {}", profile.name))
+    profile
+        .sets
+        .iter()
+        .map(|(set, text)| patchfile::parse(text, &format!("profile {set}")))
+        .collect()
 }
 
 #[cfg(test)]

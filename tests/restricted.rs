@@ -95,8 +95,8 @@ fn check_chart(chart: &str, input: &[u8]) -> Result<Row, Vec<String>> {
     }
 
     let mut manifests = stream::read(input).unwrap().manifests;
-    let set = profiles::load("restricted").unwrap();
-    let report = pipeline::run(&mut manifests, &[set]).unwrap();
+    let sets = profiles::load("restricted").unwrap();
+    let report = pipeline::run(&mut manifests, &sets).unwrap();
     let mut row = Row {
         chart: chart.to_string(),
         workloads: 0,
