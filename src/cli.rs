@@ -1,7 +1,7 @@
 //! Command-line flags. Every run flag can also come from a `PULSE_HARDEN_*` environment
 //! variable, because Helm 3 and Argo CD pass settings to post-renderers that way.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -80,4 +80,73 @@ pub struct RunArgs {
     /// Write the result to this file (atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// What a run tells about itself besides the stream: the change report, check mode, diffs
+/// and the summary line.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write a change report to FILE (`-` for stderr): every resource a step selected, what
+    /// each step did and why, every changed field with before and after, the steps that
+    /// matched nothing. Helm shows a post-renderer's stderr only when it fails: use a file.
+    #[arg(long, value_name = "FILE", env = "PULSE_HARDEN_REPORT")]
+    pub report: Option<PathBuf>,
+
+    /// The report's format: `text` for people, `json` for programs (versioned).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t,
+        env = "PULSE_HARDEN_REPORT_FORMAT"
+    )]
+    pub report_format: ReportFormat,
+
+    /// CI gate: write no stream; exit 1 and list on stderr what would change when any step
+    /// would change or generate something, exit 0 when the stream is already compliant.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Also fail (exit 1, nothing on stdout) when a step matched no resource or a conflict
+    /// left a resource (or part of it) alone.
+    #[arg(long, env = "PULSE_HARDEN_STRICT")]
+    pub strict: bool,
+
+    /// Print a unified diff of every changed or generated resource to stderr.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Colour the diff: `auto` (when stderr is a terminal), `always` or `never`. `NO_COLOR`
+    /// turns colour off whatever this says.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: When,
+
+    /// The summary line on stderr: `auto` (when stderr is a terminal), `always` or `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t,
+        env = "PULSE_HARDEN_SUMMARY",
+        hide = true
+    )]
+    pub summary: When,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, ValueEnum)]
+pub enum When {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
