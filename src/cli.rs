@@ -6,21 +6,39 @@ use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
 Examples:
-  # Harden a rendered chart with your own patch files
-  helm template web ./chart | pulse-harden -p patches/ > hardened.yaml
-
-  # Helm 4: pulse-harden installed as a post-renderer plugin
+  # Helm 4: pulse-harden installed as a post-renderer plugin. Helm shows a post-renderer's
+  # stderr only when it fails, so send the change report to a file
   helm upgrade --install web ./chart --post-renderer pulse-harden \\
-      --post-renderer-args --profile --post-renderer-args restricted
+      --post-renderer-args -p --post-renderer-args /etc/pulse-harden/patches \\
+      --post-renderer-args --report --post-renderer-args /tmp/web-report.txt
 
-  # Helm 3: the binary on $PATH
-  helm upgrade --install web ./chart --post-renderer pulse-harden
+  # Helm 3: the binary on $PATH; settings from the environment (works with Helm 4 too)
+  PULSE_HARDEN_PATCHES=/etc/pulse-harden/patches PULSE_HARDEN_REPORT=/tmp/web-report.txt \\
+      helm upgrade --install web ./chart --post-renderer pulse-harden
 
-  # A stream that passes through untouched
-  pulse-harden --profile none < rendered.yaml
+  # Argo CD config management plugin, `generate` command (stdout must be only the stream;
+  # stderr shows in the Argo CD UI)
+  sh -c 'helm template \"$ARGOCD_APP_NAME\" . -n \"$ARGOCD_APP_NAMESPACE\" \\
+      | pulse-harden -p /patches --strict'
+
+  # CI gate: fail when the rendered chart is not hardened, and show what would change
+  helm template web ./chart | pulse-harden -p patches/ --check --diff
+
+  # Review what each step did, for people or for programs
+  helm template web ./chart | pulse-harden -p patches/ --report - > hardened.yaml
+  helm template web ./chart | pulse-harden -p patches/ -o hardened.yaml \\
+      --report report.json --report-format json
 
 Patch files (-p) are YAML `kind: PatchSet` documents; `pulse-harden explain` lists the
-actions a step can take. Exit codes: 0 success, 1 check failed, 2 error.";
+actions and profiles. The summary line on stderr appears only on a terminal
+(PULSE_HARDEN_SUMMARY=always|never overrides).
+
+Exit codes:
+  0  success; with --check: nothing would change
+  1  --check: something would change; --strict: a step matched nothing or a conflict was
+     left alone (nothing is written to stdout)
+  2  error: bad input, bad patch file, a step that cannot apply (nothing is written to
+     stdout)";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -130,10 +130,48 @@ fn write_groups(out: &mut String, groups: &[Group]) {
                 let _ = writeln!(out, " (document {})", group.document);
             }
         }
-        for entry in &group.entries {
-            write_entry(out, entry);
+        let mut rest = group.entries.as_slice();
+        while let Some((entry, after)) = rest.split_first() {
+            let same_skip = after
+                .iter()
+                .take_while(|next| same_skip(entry, next))
+                .count();
+            if same_skip > 0 {
+                write_skips(out, &rest[..=same_skip]);
+                rest = &after[same_skip..];
+            } else {
+                write_entry(out, entry);
+                rest = after;
+            }
         }
     }
+}
+
+/// Steps of one patch set skipped for the same reason: one line, not one per step (a pod
+/// step on a Service is not applicable for the same reason every time).
+fn same_skip(a: &Entry, b: &Entry) -> bool {
+    match (&a.result, &b.result) {
+        (StepResult::Skipped { reason: x }, StepResult::Skipped { reason: y }) => {
+            x == y && origin(&a.step).0 == origin(&b.step).0
+        }
+        _ => false,
+    }
+}
+
+fn write_skips(out: &mut String, entries: &[&Entry]) {
+    let (origin, _) = origin(&entries[0].step);
+    let names: Vec<&str> = entries.iter().map(|e| self::origin(&e.step).1).collect();
+    if let StepResult::Skipped { reason } = &entries[0].result {
+        out.push_str(&format!(
+            "  skipped      {origin}: {} — {reason}\n",
+            names.join(", ")
+        ));
+    }
+}
+
+/// A step id `origin: name` split in two (at the first `: `; the id is only shown).
+fn origin(step: &str) -> (&str, &str) {
+    step.split_once(": ").unwrap_or(("", step))
 }
 
 fn write_entry(out: &mut String, entry: &Entry) {
@@ -155,8 +193,8 @@ fn write_entry(out: &mut String, entry: &Entry) {
             lines
         }
         StepResult::AlreadySet => format!("  already set  {step}\n"),
-        StepResult::Conflict { reason } => format!("  conflict     {step}: {reason}\n"),
-        StepResult::Skipped { reason } => format!("  skipped      {step}: {reason}\n"),
+        StepResult::Conflict { reason } => format!("  conflict     {step} — {reason}\n"),
+        StepResult::Skipped { reason } => format!("  skipped      {step} — {reason}\n"),
         StepResult::Generated { owner } => format!("  generated    {step} (for {owner})\n"),
     };
     out.push_str(&line);
