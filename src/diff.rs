@@ -46,7 +46,7 @@ fn sides(m: &Manifest) -> Result<Option<(String, String, String)>> {
         return Ok(Some((
             "/dev/null".to_string(),
             String::new(),
-            document_text(m, value)?,
+            document_text(m, &redact::document(value))?,
         )));
     }
     if !m.is_changed() {
@@ -59,22 +59,28 @@ fn sides(m: &Manifest) -> Result<Option<(String, String, String)>> {
         Some(source) => format!("{} (input document {}, {source})", m.id(), m.index),
         None => format!("{} (input document {})", m.id(), m.index),
     };
-    let hides_values = redact::is_hidden(before, "") || redact::is_hidden(after, "");
-    let old = if hides_values {
-        // The input text would show the values; its re-emitted, redacted form does not.
-        document_text(m, before)?
-    } else {
-        // Line endings are not a change worth showing.
-        m.raw.replace("\r\n", "\n")
-    };
-    Ok(Some((label, old, document_text(m, after)?)))
+    if redact::is_hidden(before, "") || redact::is_hidden(after, "") {
+        // The input text would show the values; the re-emitted, redacted document does not.
+        let (before, after) = redact::pair(before, after);
+        return Ok(Some((
+            label,
+            document_text(m, &before)?,
+            document_text(m, &after)?,
+        )));
+    }
+    // Line endings are not a change worth showing.
+    let old = m.raw.replace("\r\n", "\n");
+    Ok(Some((
+        label,
+        old,
+        document_text(m, &redact::document(after))?,
+    )))
 }
 
-/// The document as written to the output (header comments, then the emitted value), with
-/// Secret and ConfigMap data values redacted.
+/// The document as written to the output: header comments, then the emitted value (which
+/// the caller has redacted).
 fn document_text(m: &Manifest, value: &Value) -> Result<String> {
-    let shown = redact::document(value);
-    let emitted = yaml::emit(&shown).with_context(|| format!("cannot show {}", m.place()))?;
+    let emitted = yaml::emit(value).with_context(|| format!("cannot show {}", m.place()))?;
     Ok(format!(
         "{}{emitted}",
         manifest::header(&m.raw).replace("\r\n", "\n")

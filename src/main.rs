@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
 use pulse_harden::manifest::Manifest;
-use pulse_harden::report::{Report, render};
+use pulse_harden::report::{self, Report, render};
 use pulse_harden::{diff, explain, patchfile, pipeline, profiles, stream};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -96,8 +96,8 @@ fn tell(args: &ReportArgs, report: &Report, manifests: &[Manifest]) -> Result<Op
         let violations = report.strict_violations();
         if !violations.is_empty() {
             let mut text = format!(
-                "pulse-harden: strict mode failed: {} problem(s)\n",
-                violations.len()
+                "pulse-harden: strict mode failed ({}):\n",
+                report::plural(violations.len(), "problem", "problems")
             );
             for line in violations {
                 text.push_str(&format!("  {line}\n"));

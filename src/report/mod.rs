@@ -148,7 +148,8 @@ impl Entry {
     }
 }
 
-pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+/// `1 resource`, `2 resources`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

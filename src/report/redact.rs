@@ -8,6 +8,9 @@ use std::borrow::Cow;
 /// What is shown instead of a Secret or ConfigMap data value.
 pub const REDACTED: &str = "<redacted>";
 
+/// What a diff shows for a data value that a step changed.
+pub const REDACTED_CHANGED: &str = "<redacted, changed>";
+
 const DATA_FIELDS: [&str; 3] = ["data", "stringData", "binaryData"];
 
 /// The document as reports and diffs may show it: borrowed unchanged when it holds no
@@ -19,6 +22,29 @@ pub fn document(doc: &Value) -> Cow<'_, Value> {
     let mut shown = doc.clone();
     redact_in_place(&mut shown);
     Cow::Owned(shown)
+}
+
+/// Two versions of a document as a diff may show them: redacted, with the data values that
+/// differ marked [`REDACTED_CHANGED`] in `after` (otherwise a changed value would look the
+/// same on both sides).
+pub fn pair(before: &Value, after: &Value) -> (Value, Value) {
+    let shown_before = document(before).into_owned();
+    let mut shown_after = document(after).into_owned();
+    if carries_data(after) {
+        for field in DATA_FIELDS {
+            let (Some(Value::Object(old)), Some(Value::Object(new))) =
+                (before.get(field), after.get(field))
+            else {
+                continue;
+            };
+            for (key, value) in new {
+                if old.get(key).is_some_and(|old_value| old_value != value) {
+                    shown_after[field][key] = REDACTED_CHANGED.into();
+                }
+            }
+        }
+    }
+    (shown_before, shown_after)
 }
 
 /// The value at `pointer` in `original` as it may be shown, taken from `shown` (the
@@ -128,6 +154,21 @@ mod tests {
         let shown = document(&list);
         assert_eq!(shown["items"][0]["data"]["a"], "visible");
         assert_eq!(shown["items"][1]["data"]["a"], "<redacted>");
+    }
+
+    #[test]
+    fn a_pair_marks_changed_values() {
+        let before = json!({"kind": "Secret", "data": {"a": "MQ==", "b": "Mg=="}});
+        let after = json!({"kind": "Secret", "data": {"a": "MQ==", "b": "Mw==", "c": "NA=="}});
+        let (old, new) = pair(&before, &after);
+        assert_eq!(
+            old,
+            json!({"kind": "Secret", "data": {"a": REDACTED, "b": REDACTED}})
+        );
+        assert_eq!(
+            new,
+            json!({"kind": "Secret", "data": {"a": REDACTED, "b": REDACTED_CHANGED, "c": REDACTED}})
+        );
     }
 
     #[test]
