@@ -117,3 +117,35 @@ fn colorize(diff: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_generated_resource_is_diffed_against_nothing() {
+        let mut doc = Manifest::from_value(
+            1,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}),
+        );
+        doc.generated = true;
+        doc.raw = "# Source: c/templates/a.yaml\n".into();
+        let text = render(&[doc], false).unwrap();
+        assert_eq!(
+            text,
+            "--- /dev/null\n+++ Secret/s (output)\n@@ -0,0 +1,7 @@\n+# Source: c/templates/a.yaml\n+apiVersion: v1\n+kind: Secret\n+metadata:\n+  name: s\n+data:\n+  k: <redacted>\n"
+        );
+    }
+
+    #[test]
+    fn colours_only_what_a_diff_line_is() {
+        let diff = "--- a\n+++ b\n@@ -1 +1 @@\n--- x\n+y\n z\n";
+        assert_eq!(
+            colorize(diff),
+            format!(
+                "{BOLD}--- a{RESET}\n{BOLD}+++ b{RESET}\n{CYAN}@@ -1 +1 @@{RESET}\n{RED}--- x{RESET}\n{GREEN}+y{RESET}\n z\n"
+            )
+        );
+    }
+}

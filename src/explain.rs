@@ -1,6 +1,7 @@
 //! `pulse-harden explain`: the actions and profiles, documented from the code itself, and
 //! the README's action table (kept in step by a test).
 
+use crate::patchfile::{self, PatchSet};
 use crate::{profiles, transforms};
 use anyhow::Result;
 
@@ -39,29 +40,38 @@ pub fn explain(name: Option<&str>) -> Result<String> {
 /// A profile: its steps, one line each, then its patch file to copy from.
 fn profile(p: &profiles::Profile) -> Result<String> {
     let set = profiles::load(p.name)?;
-    let mut out = format!("profile {}: {}\n\n", p.name, p.summary);
+    Ok(format!(
+        "profile {}: {}\n\n{}\nThe profile as a patch file:\n\n{}",
+        p.name,
+        p.summary,
+        steps(&set),
+        p.text
+    ))
+}
+
+/// One line per step: its name, its action, and its description's first line (or the
+/// action's summary).
+fn steps(set: &PatchSet) -> String {
     if set.steps.is_empty() {
-        out.push_str("No steps.\n");
-    } else {
-        out.push_str("Steps, in order:\n");
-        let width = set.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        for step in &set.steps {
-            let key = step.action.key();
-            let what = step
-                .description
-                .as_deref()
-                .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
-                .or_else(|| {
-                    transforms::Action::summaries()
-                        .find(|(k, _)| *k == key)
-                        .map(|(_, s)| s)
-                })
-                .unwrap_or_default();
-            out.push_str(&format!("  {:<width$}  ({key}) {what}\n", step.name));
-        }
+        return "No steps.\n".to_string();
     }
-    out.push_str(&format!("\nThe profile as a patch file:\n\n{}", p.text));
-    Ok(out)
+    let mut out = String::from("Steps, in order:\n");
+    let width = set.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for step in &set.steps {
+        let key = step.action.key();
+        let what = step
+            .description
+            .as_deref()
+            .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+            .or_else(|| {
+                transforms::Action::summaries()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, summary)| summary)
+            })
+            .unwrap_or_default();
+        out.push_str(&format!("  {:<width$}  ({key}) {what}\n", step.name));
+    }
+    out
 }
 
 /// The README's action table, one row per registered action, from the code.
@@ -103,6 +113,22 @@ mod tests {
         }
         assert!(explain(Some("jsonPatch")).unwrap().contains("Example"));
         assert!(explain(Some("nope")).is_err());
+    }
+
+    #[test]
+    fn a_profile_lists_its_steps_one_line_each() {
+        let set = patchfile::parse(
+            "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: seccomp\n    description: |\n      Pod seccomp profile.\n      More detail.\n    target: podSpec\n    mergePatch: {securityContext: {seccompProfile: {type: RuntimeDefault}}}\n  - name: pull\n    jsonPatch: []\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            steps(&set),
+            format!(
+                "Steps, in order:\n  seccomp  (mergePatch) Pod seccomp profile.\n  pull     (jsonPatch) {}\n",
+                transforms::Action::summaries().next().unwrap().1
+            )
+        );
     }
 
     #[test]

@@ -475,3 +475,46 @@ fn the_readme_action_table_is_generated_from_the_code() {
         "README.md's action table is stale: run `BLESS=1 cargo test --test report` (or `make bless`)"
     );
 }
+
+#[test]
+fn help_shows_worked_examples_and_exit_codes() {
+    let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
+    for needle in [
+        "# Helm 4",
+        "# Helm 3",
+        "# Argo CD",
+        "# CI gate",
+        "--check --diff",
+        "--post-renderer-args --report",
+        "PULSE_HARDEN_REPORT=",
+        "--report-format <FORMAT>",
+        "--strict",
+        "Exit codes:\n  0  success",
+        "  1  --check",
+        "  2  error",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    assert!(!help.contains("--summary"), "the summary flag is hidden");
+}
+
+#[test]
+fn explain_lists_and_describes() {
+    let explain = |args: &[&str]| {
+        let out = bin().arg("explain").args(args).output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, list) = explain(&[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        list.contains("  jsonPatch ") && list.contains("  none "),
+        "{list}"
+    );
+    let (code, docs) = explain(&["mergePatch"]);
+    assert_eq!(code, Some(0));
+    assert!(docs.starts_with("mergePatch\n\n") && docs.contains("Example"));
+    let (code, profile) = explain(&["none"]);
+    assert_eq!(code, Some(0));
+    assert!(profile.starts_with("profile none: "), "{profile}");
+    assert_eq!(explain(&["nothing-by-this-name"]).0, Some(2));
+}

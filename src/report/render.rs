@@ -280,3 +280,101 @@ pub fn json(report: &Report, inputs: &Inputs) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Change;
+    use serde_json::json;
+
+    /// Results no shipped transform produces yet: conflicts, partial changes, generation.
+    fn report() -> Report {
+        let entry = |resource: &str, document, step: &str, result| Entry {
+            resource: resource.into(),
+            document,
+            step: format!("profile restricted: {step}"),
+            result,
+        };
+        Report {
+            entries: vec![
+                entry(
+                    "Deployment/shop/api",
+                    1,
+                    "non-root",
+                    StepResult::Changed {
+                        changes: vec![Change {
+                            path: "/spec/template/spec/containers/0/securityContext/runAsNonRoot"
+                                .into(),
+                            before: None,
+                            after: Some(json!(true)),
+                        }],
+                        conflicts: vec!["container `db` runs as UID 0".into()],
+                    },
+                ),
+                entry(
+                    "Deployment/shop/api",
+                    1,
+                    "arch",
+                    StepResult::Conflict {
+                        reason: "pinned to arm64".into(),
+                    },
+                ),
+                entry(
+                    "PodDisruptionBudget/shop/api",
+                    1,
+                    "pdb",
+                    StepResult::Generated {
+                        owner: "Deployment/shop/api".into(),
+                    },
+                ),
+            ],
+            unmatched_steps: Vec::new(),
+        }
+    }
+
+    fn inputs() -> Inputs {
+        Inputs {
+            resources: 1,
+            templates: [(1, "shop/templates/api.yaml".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn text_shows_conflicts_and_generated_resources() {
+        assert_eq!(
+            text(&report(), &inputs()),
+            "pulse-harden: 1 resource, 1 changed, 1 generated, 2 conflicts
+
+Deployment/shop/api (shop/templates/api.yaml)
+  changed      profile restricted: non-root
+                 /spec/template/spec/containers/0/securityContext/runAsNonRoot: absent → true
+                 left alone: container `db` runs as UID 0
+  conflict     profile restricted: arch — pinned to arm64
+
+PodDisruptionBudget/shop/api (shop/templates/api.yaml)
+  generated    profile restricted: pdb (for Deployment/shop/api)
+"
+        );
+        assert_eq!(
+            check_failure(&report(), &inputs()).lines().next(),
+            Some(
+                "pulse-harden: check failed: 1 resource would change, 1 resource would be generated"
+            )
+        );
+    }
+
+    #[test]
+    fn json_marks_generated_resources() {
+        let doc: Value = serde_json::from_str(&json(&report(), &inputs())).unwrap();
+        assert_eq!(doc["summary"]["conflicts"], 2);
+        assert_eq!(doc["resources"][1]["generated"], true);
+        assert_eq!(
+            doc["resources"][1]["steps"][0],
+            json!({"step": "profile restricted: pdb", "result": "generated", "owner": "Deployment/shop/api"})
+        );
+        assert_eq!(
+            doc["resources"][0]["steps"][0]["conflicts"],
+            json!(["container `db` runs as UID 0"])
+        );
+    }
+}
