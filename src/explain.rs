@@ -1,7 +1,7 @@
 //! `pulse-harden explain`: the actions and profiles, documented from the code itself, and
 //! the README's action table (kept in step by a test).
 
-use crate::patchfile::{self, PatchSet};
+use crate::patchfile::PatchSet;
 use crate::{profiles, transforms};
 use anyhow::Result;
 
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_profile_lists_its_steps_one_line_each() {
-        let set = patchfile::parse(
+        let set = crate::patchfile::parse(
             "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: seccomp\n    description: |\n      Pod seccomp profile.\n      More detail.\n    target: podSpec\n    mergePatch: {securityContext: {seccompProfile: {type: RuntimeDefault}}}\n  - name: pull\n    jsonPatch: []\n",
             "test",
         )
