@@ -39,7 +39,7 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 bless: ## regenerate golden expectations (review the diff before committing)
-	BLESS=1 $(CARGO) test --test golden
+	BLESS=1 $(CARGO) test --test golden --test report
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden

@@ -1,26 +1,44 @@
 //! Command-line flags. Every run flag can also come from a `PULSE_HARDEN_*` environment
 //! variable, because Helm 3 and Argo CD pass settings to post-renderers that way.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
 Examples:
-  # Harden a rendered chart with your own patch files
-  helm template web ./chart | pulse-harden -p patches/ > hardened.yaml
-
-  # Helm 4: pulse-harden installed as a post-renderer plugin
+  # Helm 4: pulse-harden installed as a post-renderer plugin. Helm shows a post-renderer's
+  # stderr only when it fails, so send the change report to a file
   helm upgrade --install web ./chart --post-renderer pulse-harden \\
-      --post-renderer-args --profile --post-renderer-args restricted
+      --post-renderer-args -p --post-renderer-args /etc/pulse-harden/patches \\
+      --post-renderer-args --report --post-renderer-args /tmp/web-report.txt
 
-  # Helm 3: the binary on $PATH
-  helm upgrade --install web ./chart --post-renderer pulse-harden
+  # Helm 3: the binary on $PATH; settings from the environment (works with Helm 4 too)
+  PULSE_HARDEN_PATCHES=/etc/pulse-harden/patches PULSE_HARDEN_REPORT=/tmp/web-report.txt \\
+      helm upgrade --install web ./chart --post-renderer pulse-harden
 
-  # A stream that passes through untouched
-  pulse-harden --profile none < rendered.yaml
+  # Argo CD config management plugin, `generate` command (stdout must be only the stream;
+  # stderr shows in the Argo CD UI)
+  sh -c 'helm template \"$ARGOCD_APP_NAME\" . -n \"$ARGOCD_APP_NAMESPACE\" \\
+      | pulse-harden -p /patches --strict'
+
+  # CI gate: fail when the rendered chart is not hardened, and show what would change
+  helm template web ./chart | pulse-harden -p patches/ --check --diff
+
+  # Review what each step did, for people or for programs
+  helm template web ./chart | pulse-harden -p patches/ --report - > hardened.yaml
+  helm template web ./chart | pulse-harden -p patches/ -o hardened.yaml \\
+      --report report.json --report-format json
 
 Patch files (-p) are YAML `kind: PatchSet` documents; `pulse-harden explain` lists the
-actions a step can take. Exit codes: 0 success, 1 check failed, 2 error.";
+actions and profiles. The summary line on stderr appears only on a terminal
+(PULSE_HARDEN_SUMMARY=always|never overrides).
+
+Exit codes:
+  0  success; with --check: nothing would change
+  1  --check: something would change; --strict: a step matched nothing or a conflict was
+     left alone (nothing is written to stdout)
+  2  error: bad input, bad patch file, a step that cannot apply (nothing is written to
+     stdout)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,4 +98,73 @@ pub struct RunArgs {
     /// Write the result to this file (atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// What a run tells about itself besides the stream: the change report, check mode, diffs
+/// and the summary line.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write a change report to FILE (`-` for stderr): every resource a step selected, what
+    /// each step did and why, every changed field with before and after, the steps that
+    /// matched nothing. Helm shows a post-renderer's stderr only when it fails: use a file.
+    #[arg(long, value_name = "FILE", env = "PULSE_HARDEN_REPORT")]
+    pub report: Option<PathBuf>,
+
+    /// The report's format: `text` for people, `json` for programs (versioned).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t,
+        env = "PULSE_HARDEN_REPORT_FORMAT"
+    )]
+    pub report_format: ReportFormat,
+
+    /// CI gate: write no stream; exit 1 and list on stderr what would change when any step
+    /// would change or generate something, exit 0 when the stream is already compliant.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Also fail (exit 1, nothing on stdout) when a step matched no resource or a conflict
+    /// left a resource (or part of it) alone.
+    #[arg(long, env = "PULSE_HARDEN_STRICT")]
+    pub strict: bool,
+
+    /// Print a unified diff of every changed or generated resource to stderr.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Colour the diff: `auto` (when stderr is a terminal), `always` or `never`. `NO_COLOR`
+    /// turns colour off whatever this says.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: When,
+
+    /// The summary line on stderr: `auto` (when stderr is a terminal), `always` or `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t,
+        env = "PULSE_HARDEN_SUMMARY",
+        hide = true
+    )]
+    pub summary: When,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, ValueEnum)]
+pub enum When {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }

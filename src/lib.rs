@@ -3,6 +3,7 @@
 //!
 //! stdin → [`stream::read`] → [`pipeline::run`] (steps of [`patchfile::PatchSet`]s) → [`stream::write`] → stdout.
 
+pub mod diff;
 pub mod explain;
 pub mod glob;
 pub mod manifest;

@@ -5,9 +5,11 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, RunArgs};
-use pulse_harden::{explain, patchfile, pipeline, profiles, stream};
-use std::io::{Read, Write};
+use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
+use pulse_harden::manifest::Manifest;
+use pulse_harden::report::{self, Report, render};
+use pulse_harden::{diff, explain, patchfile, pipeline, profiles, stream};
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -51,14 +53,83 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read(&input)?;
-    pipeline::run(&mut stream.manifests, &sets)?;
+    let report = pipeline::run(&mut stream.manifests, &sets)?;
     let output = stream::write(&stream)?;
 
+    if let Some(code) = tell(&args.report, &report, &stream.manifests)? {
+        return Ok(code);
+    }
     match &args.output {
         Some(path) => write_atomically(path, &output)?,
         None => write_stdout(&output)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report, diffs and summary, and lists what `--check` and `--strict` fail on.
+/// Returns the exit code when the run ends without writing the stream.
+fn tell(args: &ReportArgs, report: &Report, manifests: &[Manifest]) -> Result<Option<ExitCode>> {
+    let inputs = render::Inputs::of(manifests);
+    let interactive = std::io::stderr().is_terminal();
+    if let Some(path) = args.report.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+        let text = match args.report_format {
+            ReportFormat::Text => render::text(report, &inputs),
+            ReportFormat::Json => render::json(report, &inputs),
+        };
+        if path == Path::new("-") {
+            to_stderr(&text);
+        } else {
+            write_atomically(path, text.as_bytes()).context("cannot write the report")?;
+        }
+    }
+    if args.diff {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = !no_color && wanted(args.color, interactive);
+        to_stderr(&diff::render(manifests, color)?);
+    }
+    let mut failed = false;
+    if args.check && report.would_change() {
+        to_stderr(&render::check_failure(report, &inputs));
+        failed = true;
+    }
+    if args.strict {
+        let violations = report.strict_violations();
+        if !violations.is_empty() {
+            let mut text = format!(
+                "pulse-harden: strict mode failed ({}):\n",
+                report::plural(violations.len(), "problem", "problems")
+            );
+            for line in violations {
+                text.push_str(&format!("  {line}\n"));
+            }
+            to_stderr(&text);
+            failed = true;
+        }
+    }
+    if wanted(args.summary, interactive) {
+        to_stderr(&format!("{}\n", report.summary_line(inputs.resources)));
+    }
+    Ok(match (failed, args.check) {
+        (true, _) => Some(ExitCode::from(1)),
+        (false, true) => Some(ExitCode::SUCCESS),
+        (false, false) => None,
+    })
+}
+
+fn wanted(when: When, interactive: bool) -> bool {
+    match when {
+        When::Auto => interactive,
+        When::Always => true,
+        When::Never => false,
+    }
+}
+
+/// Diagnostics are best effort: a closed stderr must not turn a good run into a failure.
+fn to_stderr(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(text.as_bytes())
+        .and_then(|()| stderr.flush());
 }
 
 fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {

@@ -1,7 +1,8 @@
 //! Golden cases: each directory under `tests/golden/` is a run of the real binary.
 //!
 //! A case holds `input.yaml`, optionally `patches.yaml` (passed as `-p patches.yaml`) and
-//! `args` (one extra argument per line), and either `expected.yaml` (exit 0, stdout) or
+//! `args` (one extra argument per line), and either `expected.yaml` (exit 0, stdout; plus
+//! `expected.stderr` when the run also writes to stderr: a report, a diff) or only
 //! `expected.stderr` (stdout empty, exit code from `expected.exit`, default 2). The binary
 //! runs with the case directory as working directory. Every successful case is also run
 //! on its own output, which must come back unchanged (idempotence).
@@ -20,7 +21,15 @@ fn run(case: &Path, input: &[u8]) -> Run {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
     cmd.current_dir(case);
-    for var in ["PULSE_HARDEN_PATCHES", "PULSE_HARDEN_PROFILE"] {
+    for var in [
+        "PULSE_HARDEN_PATCHES",
+        "PULSE_HARDEN_PROFILE",
+        "PULSE_HARDEN_REPORT",
+        "PULSE_HARDEN_REPORT_FORMAT",
+        "PULSE_HARDEN_STRICT",
+        "PULSE_HARDEN_SUMMARY",
+        "NO_COLOR",
+    ] {
         cmd.env_remove(var);
     }
     if case.join("patches.yaml").exists() {
@@ -66,10 +75,14 @@ fn golden_cases() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(case.join("input.yaml")).unwrap();
         let result = run(case, &input);
-        let expect_error = case.join("expected.stderr").exists();
+        let stderr_file = case.join("expected.stderr");
+        let expect_error = stderr_file.exists() && !case.join("expected.yaml").exists();
         if bless {
             if result.code == 0 && !expect_error {
                 std::fs::write(case.join("expected.yaml"), &result.stdout).unwrap();
+                if !result.stderr.is_empty() {
+                    std::fs::write(&stderr_file, &result.stderr).unwrap();
+                }
             } else {
                 std::fs::write(case.join("expected.stderr"), &result.stderr).unwrap();
                 if result.code != 2 {
@@ -95,6 +108,14 @@ fn golden_cases() {
             continue;
         }
         let want = std::fs::read(case.join("expected.yaml")).unwrap();
+        if let Ok(want_stderr) = std::fs::read_to_string(&stderr_file)
+            && result.stderr != want_stderr
+        {
+            failures.push(format!(
+                "{name}: want stderr\n{want_stderr}\ngot\n{}",
+                result.stderr
+            ));
+        }
         if result.code != 0 || result.stdout != want {
             failures.push(format!(
                 "{name}: exit {}, stderr:\n{}\nstdout:\n{}",

@@ -6,6 +6,7 @@
 
 use super::{Context, Mode, Outcome, Transform};
 use crate::pointer::ExtPointer;
+use crate::report::redact;
 use anyhow::{Context as _, Result, anyhow, bail};
 use json_patch::jsonptr::Pointer;
 use json_patch::{AddOperation, CopyOperation, PatchErrorKind, PatchOperation, ReplaceOperation};
@@ -177,10 +178,19 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
             Op::Test => {
                 let actual = doc.pointer(path.as_str());
                 if actual != Some(&op.value) {
+                    // Never quote Secret or ConfigMap data in an error message.
+                    let hidden = redact::is_hidden(doc, path.as_str());
+                    let show = |v: &Value| {
+                        if hidden {
+                            redact::REDACTED.to_string()
+                        } else {
+                            v.to_string()
+                        }
+                    };
                     bail!(
                         "test failed: {path} is {}, expected {}",
-                        actual.map_or("absent".to_string(), Value::to_string),
-                        op.value
+                        actual.map_or("absent".to_string(), show),
+                        show(&op.value)
                     );
                 }
             }

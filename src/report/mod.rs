@@ -1,0 +1,279 @@
+//! What every step did to every resource: the changes (path, before, after), what was
+//! skipped and why, and the steps that matched nothing. Secret and ConfigMap data values
+//! never enter a report (see [`redact`]); [`render`] turns a report into text or JSON.
+
+pub mod redact;
+pub mod render;
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub entries: Vec<Entry>,
+    /// `origin: step` of every step that selected no resource.
+    pub unmatched_steps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// `Kind/namespace/name`.
+    pub resource: String,
+    pub document: usize,
+    /// `origin: step`.
+    pub step: String,
+    #[serde(flatten)]
+    pub result: StepResult,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase", tag = "result")]
+pub enum StepResult {
+    /// The step changed these fields (and left the conflicting parts, if any, alone).
+    Changed {
+        changes: Vec<Change>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conflicts: Vec<String>,
+    },
+    /// The step applied, but the resource already had what it sets.
+    AlreadySet,
+    /// The chart set something on purpose that the step would contradict: left alone.
+    Conflict { reason: String },
+    /// The step does not apply to this resource (opted out, no pod template, failure skipped).
+    Skipped { reason: String },
+    /// The step generated this resource for `owner` (a PodDisruptionBudget, say).
+    Generated { owner: String },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// How many resources a run changed and generated, and what it left alone.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Input resources at least one step changed.
+    pub changed: usize,
+    /// Resources steps added to the stream.
+    pub generated: usize,
+    /// (step, resource) pairs where a conflict left the resource, or part of it, alone.
+    pub conflicts: usize,
+    pub unmatched_steps: usize,
+}
+
+impl Report {
+    pub fn counts(&self) -> Counts {
+        let generated: HashSet<(usize, &str)> = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.result, StepResult::Generated { .. }))
+            .map(|e| (e.document, e.resource.as_str()))
+            .collect();
+        let changed: HashSet<(usize, &str)> = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.result, StepResult::Changed { .. }))
+            .map(|e| (e.document, e.resource.as_str()))
+            .filter(|key| !generated.contains(key))
+            .collect();
+        Counts {
+            changed: changed.len(),
+            generated: generated.len(),
+            conflicts: self.entries.iter().filter(|e| e.has_conflict()).count(),
+            unmatched_steps: self.unmatched_steps.len(),
+        }
+    }
+
+    /// Would writing the stream change anything? (What `--check` fails on.)
+    pub fn would_change(&self) -> bool {
+        self.entries.iter().any(|e| {
+            matches!(
+                e.result,
+                StepResult::Changed { .. } | StepResult::Generated { .. }
+            )
+        })
+    }
+
+    /// What `--strict` fails on: steps that matched nothing and conflicts left alone, one
+    /// line each.
+    pub fn strict_violations(&self) -> Vec<String> {
+        let unmatched = self
+            .unmatched_steps
+            .iter()
+            .map(|step| format!("step matched nothing: {step}"));
+        let conflicts = self.entries.iter().flat_map(|e| {
+            let reasons: Vec<&String> = match &e.result {
+                StepResult::Conflict { reason } => vec![reason],
+                StepResult::Changed { conflicts, .. } => conflicts.iter().collect(),
+                _ => Vec::new(),
+            };
+            reasons
+                .into_iter()
+                .map(move |reason| format!("conflict: {} [{}]: {reason}", e.resource, e.step))
+        });
+        unmatched.chain(conflicts).collect()
+    }
+
+    /// `pulse-harden: 42 resources, 7 changed, 2 generated, 1 conflict`: the line printed on
+    /// an interactive stderr (and in the Helm 4 log). `resources` counts the input resources.
+    pub fn summary_line(&self, resources: usize) -> String {
+        let counts = self.counts();
+        format!(
+            "pulse-harden: {}, {} changed, {} generated, {}",
+            plural(resources, "resource", "resources"),
+            counts.changed,
+            counts.generated,
+            plural(counts.conflicts, "conflict", "conflicts"),
+        )
+    }
+}
+
+impl Entry {
+    fn has_conflict(&self) -> bool {
+        match &self.result {
+            StepResult::Conflict { .. } => true,
+            StepResult::Changed { conflicts, .. } => !conflicts.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// `1 resource`, `2 resources`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The field-level difference between two versions of a resource. Secret and ConfigMap
+/// data values are replaced by [`redact::REDACTED`]; their keys stay visible.
+pub fn changes(before: &Value, after: &Value) -> Vec<Change> {
+    let shown_before = redact::document(before);
+    let shown_after = redact::document(after);
+    json_patch::diff(before, after)
+        .0
+        .iter()
+        .map(|op| {
+            let path = op.path().to_string();
+            Change {
+                before: redact::value_at(before, &shown_before, &path),
+                after: redact::value_at(after, &shown_after, &path),
+                path,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(resource: &str, document: usize, result: StepResult) -> Entry {
+        Entry {
+            resource: resource.into(),
+            document,
+            step: "p.yaml: s".into(),
+            result,
+        }
+    }
+
+    fn changed() -> StepResult {
+        StepResult::Changed {
+            changes: Vec::new(),
+            conflicts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn counts_resources_not_steps() {
+        let report = Report {
+            entries: vec![
+                entry("Deployment/web", 1, changed()),
+                entry("Deployment/web", 1, changed()),
+                entry(
+                    "PodDisruptionBudget/web",
+                    1,
+                    StepResult::Generated {
+                        owner: "Deployment/web".into(),
+                    },
+                ),
+                // A later step touching the generated resource does not make it "changed".
+                entry("PodDisruptionBudget/web", 1, changed()),
+                entry(
+                    "Service/web",
+                    2,
+                    StepResult::Conflict {
+                        reason: "set on purpose".into(),
+                    },
+                ),
+                entry("Service/web", 2, StepResult::AlreadySet),
+            ],
+            unmatched_steps: vec!["p.yaml: nothing".into()],
+        };
+        assert_eq!(
+            report.counts(),
+            Counts {
+                changed: 1,
+                generated: 1,
+                conflicts: 1,
+                unmatched_steps: 1
+            }
+        );
+        assert_eq!(
+            report.summary_line(3),
+            "pulse-harden: 3 resources, 1 changed, 1 generated, 1 conflict"
+        );
+        assert!(report.would_change());
+        assert_eq!(
+            report.strict_violations(),
+            [
+                "step matched nothing: p.yaml: nothing",
+                "conflict: Service/web [p.yaml: s]: set on purpose"
+            ]
+        );
+        assert_eq!(
+            Report::default().summary_line(1),
+            "pulse-harden: 1 resource, 0 changed, 0 generated, 0 conflicts"
+        );
+    }
+
+    #[test]
+    fn changes_hide_secret_and_config_map_values() {
+        let before = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "aHVudGVyMg=="}});
+        let after = json!({"kind": "Secret", "metadata": {"name": "s", "labels": {"a": "b"}},
+                           "data": {"password": "bmV3", "token": "dG9rZW4="}});
+        let text = serde_json::to_string(&changes(&before, &after)).unwrap();
+        assert!(!text.contains("aHVudGVyMg=="), "{text}");
+        assert!(!text.contains("bmV3"), "{text}");
+        assert!(!text.contains("dG9rZW4="), "{text}");
+        assert!(
+            text.contains(
+                r#"{"path":"/data/password","before":"<redacted>","after":"<redacted>"}"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"path":"/data/token","after":"<redacted>"}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""after":{"a":"b"}"#), "{text}");
+
+        let before = json!({"kind": "ConfigMap", "metadata": {"name": "c"}});
+        let after = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v1"}, "binaryData": {"b": "AA=="}});
+        let text = serde_json::to_string(&changes(&before, &after)).unwrap();
+        assert!(!text.contains("v1") && !text.contains("AA=="), "{text}");
+        assert!(
+            text.contains(r#"{"path":"/data","after":{"k":"<redacted>"}}"#),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Keeps Secret and ConfigMap data out of reports, diffs and error messages: every value
+//! under `data`, `stringData` and `binaryData` is shown as `<redacted>`; keys stay visible.
+//! A `List` (or `SecretList`, `ConfigMapList`) is redacted item by item.
+
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// What is shown instead of a Secret or ConfigMap data value.
+pub const REDACTED: &str = "<redacted>";
+
+/// What a diff shows for a data value that a step changed.
+pub const REDACTED_CHANGED: &str = "<redacted, changed>";
+
+const DATA_FIELDS: [&str; 3] = ["data", "stringData", "binaryData"];
+
+/// The document as reports and diffs may show it: borrowed unchanged when it holds no
+/// Secret or ConfigMap data.
+pub fn document(doc: &Value) -> Cow<'_, Value> {
+    if !holds_hidden_values(doc) {
+        return Cow::Borrowed(doc);
+    }
+    let mut shown = doc.clone();
+    redact_in_place(&mut shown);
+    Cow::Owned(shown)
+}
+
+/// Two versions of a document as a diff may show them: redacted, with the data values that
+/// differ marked [`REDACTED_CHANGED`] in `after` (otherwise a changed value would look the
+/// same on both sides).
+pub fn pair(before: &Value, after: &Value) -> (Value, Value) {
+    let shown_before = document(before).into_owned();
+    let mut shown_after = document(after).into_owned();
+    if carries_data(after) {
+        for field in DATA_FIELDS {
+            let (Some(Value::Object(old)), Some(Value::Object(new))) =
+                (before.get(field), after.get(field))
+            else {
+                continue;
+            };
+            for (key, value) in new {
+                if old.get(key).is_some_and(|old_value| old_value != value) {
+                    shown_after[field][key] = REDACTED_CHANGED.into();
+                }
+            }
+        }
+    }
+    (shown_before, shown_after)
+}
+
+/// The value at `pointer` in `original` as it may be shown, taken from `shown` (the
+/// [`document`] of `original`); `None` when `original` has nothing there.
+pub fn value_at(original: &Value, shown: &Value, pointer: &str) -> Option<Value> {
+    original.pointer(pointer)?;
+    // A path below a redacted value (data values should be strings, but YAML allows more).
+    Some(
+        shown
+            .pointer(pointer)
+            .cloned()
+            .unwrap_or_else(|| REDACTED.into()),
+    )
+}
+
+/// Does anything at or below `pointer` in `doc` hold Secret or ConfigMap data? Error
+/// messages that would quote the value there must not.
+pub fn is_hidden(doc: &Value, pointer: &str) -> bool {
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    hidden(doc, &tokens)
+}
+
+fn hidden(doc: &Value, tokens: &[String]) -> bool {
+    match tokens {
+        [] => holds_hidden_values(doc),
+        [field, ..] if carries_data(doc) && DATA_FIELDS.contains(&field.as_str()) => true,
+        [items, rest @ ..] if items == "items" => {
+            let Some(list) = list_items(doc) else {
+                return false;
+            };
+            match rest {
+                [] => list.iter().any(holds_hidden_values),
+                [index, rest @ ..] => index
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| list.get(i))
+                    .is_some_and(|item| hidden(item, rest)),
+            }
+        }
+        _ => false,
+    }
+}
+
+fn carries_data(doc: &Value) -> bool {
+    matches!(
+        doc.get("kind").and_then(Value::as_str),
+        Some("Secret" | "ConfigMap")
+    )
+}
+
+fn list_items(doc: &Value) -> Option<&Vec<Value>> {
+    let kind = doc.get("kind")?.as_str()?;
+    if !kind.ends_with("List") {
+        return None;
+    }
+    doc.get("items")?.as_array()
+}
+
+fn holds_hidden_values(doc: &Value) -> bool {
+    if carries_data(doc) && DATA_FIELDS.iter().any(|f| doc.get(f).is_some()) {
+        return true;
+    }
+    list_items(doc).is_some_and(|items| items.iter().any(holds_hidden_values))
+}
+
+fn redact_in_place(doc: &mut Value) {
+    if carries_data(doc) {
+        for field in DATA_FIELDS {
+            match doc.get_mut(field) {
+                Some(Value::Object(map)) => {
+                    for value in map.values_mut() {
+                        *value = REDACTED.into();
+                    }
+                }
+                Some(Value::Null) | None => {}
+                Some(other) => *other = REDACTED.into(),
+            }
+        }
+    }
+    let is_list = list_items(doc).is_some();
+    if is_list && let Some(Value::Array(items)) = doc.get_mut("items") {
+        items.iter_mut().for_each(redact_in_place);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hides_values_keeps_keys() {
+        let secret = json!({"kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque",
+                            "data": {"a": "c2VjcmV0"}, "stringData": {"b": "plain"}});
+        assert_eq!(
+            *document(&secret),
+            json!({"kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque",
+                   "data": {"a": "<redacted>"}, "stringData": {"b": "<redacted>"}})
+        );
+        let deployment = json!({"kind": "Deployment", "data": {"a": "visible"}});
+        assert!(matches!(document(&deployment), Cow::Borrowed(_)));
+        let list = json!({"kind": "List", "items": [deployment, secret]});
+        let shown = document(&list);
+        assert_eq!(shown["items"][0]["data"]["a"], "visible");
+        assert_eq!(shown["items"][1]["data"]["a"], "<redacted>");
+    }
+
+    #[test]
+    fn a_pair_marks_changed_values() {
+        let before = json!({"kind": "Secret", "data": {"a": "MQ==", "b": "Mg=="}});
+        let after = json!({"kind": "Secret", "data": {"a": "MQ==", "b": "Mw==", "c": "NA=="}});
+        let (old, new) = pair(&before, &after);
+        assert_eq!(
+            old,
+            json!({"kind": "Secret", "data": {"a": REDACTED, "b": REDACTED}})
+        );
+        assert_eq!(
+            new,
+            json!({"kind": "Secret", "data": {"a": REDACTED, "b": REDACTED_CHANGED, "c": REDACTED}})
+        );
+    }
+
+    #[test]
+    fn knows_which_paths_are_hidden() {
+        let cm = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+        assert!(is_hidden(&cm, "/data/k"));
+        assert!(is_hidden(&cm, "/data"));
+        assert!(is_hidden(&cm, "/binaryData/new"));
+        assert!(is_hidden(&cm, ""));
+        assert!(!is_hidden(&cm, "/metadata/name"));
+        let list = json!({"kind": "List", "items": [{"kind": "Pod"}, cm]});
+        assert!(is_hidden(&list, "/items/1/data/k"));
+        assert!(is_hidden(&list, "/items"));
+        assert!(!is_hidden(&list, "/items/0/data"));
+        assert!(!is_hidden(
+            &json!({"kind": "Pod", "data": {"k": "v"}}),
+            "/data/k"
+        ));
+    }
+
+    #[test]
+    fn a_path_below_a_redacted_value_is_redacted_too() {
+        let cm = json!({"kind": "ConfigMap", "data": {"k": {"nested": "v"}}});
+        let shown = document(&cm);
+        assert_eq!(
+            value_at(&cm, &shown, "/data/k/nested"),
+            Some(REDACTED.into())
+        );
+        assert_eq!(value_at(&cm, &shown, "/data/absent"), None);
+    }
+}
