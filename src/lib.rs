@@ -5,6 +5,7 @@
 
 pub mod explain;
 pub mod glob;
+pub mod helm_log;
 pub mod manifest;
 pub mod patchfile;
 pub mod pipeline;

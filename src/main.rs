@@ -4,16 +4,18 @@
 mod cli;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use cli::{Cli, Command, RunArgs};
-use pulse_harden::{explain, patchfile, pipeline, profiles, stream};
+use pulse_harden::{explain, helm_log, patchfile, pipeline, profiles, stream};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match std::panic::catch_unwind(|| run(cli)) {
+    let cli: Cli = helm_log::parse_args();
+    let outcome = std::panic::catch_unwind(|| run(cli));
+    // Helm 4 discards our stderr: as a Helm plugin, also log the outcome (see helm_log).
+    helm_log::finish(&outcome);
+    match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("pulse-harden: error: {e:#}");
@@ -51,7 +53,8 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read(&input)?;
-    pipeline::run(&mut stream.manifests, &sets)?;
+    let report = pipeline::run(&mut stream.manifests, &sets)?;
+    helm_log::summarize(&report, stream.manifests.len());
     let output = stream::write(&stream)?;
 
     match &args.output {
