@@ -48,7 +48,10 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
         sets.push(profiles::load(name.trim())?);
     }
     for path in &args.patches {
-        sets.extend(patchfile::load_path(path)?);
+        sets.extend(patchfile::load_path_within(
+            path,
+            args.patch_root.as_deref(),
+        )?);
     }
 
     let input = read_input(args.input.as_deref())?;
