@@ -170,7 +170,13 @@ fn summary_line(report: &Report, documents: usize) -> String {
             plural(report.unmatched_steps.len(), "step")
         ));
     }
-    format!("pulse-harden: {}", parts.join(", "))
+    let mut line = format!("pulse-harden: {}", parts.join(", "));
+    if documents == 0 {
+        line.push_str(
+            " (the chart rendered nothing, and Helm 4 rejects empty post-renderer output)",
+        );
+    }
+    line
 }
 
 fn plural(n: usize, noun: &str) -> String {

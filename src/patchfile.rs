@@ -451,6 +451,11 @@ mod tests {
             std::os::unix::fs::symlink("patches/a.yaml", root.join("link.yaml")).unwrap();
             confined(&root, "link.yaml").unwrap();
         }
+        remove_tree(&root);
+    }
+
+    fn remove_tree(root: &Path) {
+        let _ = std::fs::remove_dir_all(root.parent().unwrap());
     }
 
     #[test]
@@ -499,5 +504,6 @@ mod tests {
         }
         // Without a patch root the same links load: confinement is opt-in.
         load_path(&root.join("patches/b.yaml")).unwrap();
+        remove_tree(&root);
     }
 }
