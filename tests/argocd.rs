@@ -260,3 +260,75 @@ fn generate_fails_loudly_and_prints_nothing() {
         &["rendered no resources", "refusing to print an empty stream"],
     );
 }
+
+#[test]
+fn the_sidecar_patch_applies_to_the_repo_server_with_real_kubectl() {
+    let home = HelmHome::new("argocd-sidecar");
+    let repo_server = home.write(
+        "repo-server.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: argocd-repo-server\nspec:\n  selector: {matchLabels: {app: repo}}\n  template:\n    metadata: {labels: {app: repo}}\n    spec:\n      containers:\n        - {name: argocd-repo-server, image: quay.io/argoproj/argocd:v3.0.0}\n      volumes:\n        - {name: var-files, emptyDir: {}}\n        - {name: plugins, emptyDir: {}}\n",
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kubectl = || {
+        let mut cmd = Command::new(support::tool("kubectl"));
+        home.isolate(&mut cmd);
+        cmd
+    };
+    let patched = support::ok(
+        kubectl()
+            .args(["patch", "--local", "-o", "json", "-f"])
+            .arg(&repo_server)
+            .arg("--patch-file")
+            .arg(root.join("argocd/sidecar.yaml")),
+    );
+    let patched: Value = serde_json::from_str(&patched).unwrap();
+    let spec = &patched["spec"]["template"]["spec"];
+    let sidecar = spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pulse-harden")
+        .expect("no pulse-harden container");
+    assert_eq!(sidecar["command"][0], "/var/run/argocd/argocd-cmp-server");
+    assert_eq!(sidecar["securityContext"]["runAsUser"], 999);
+    let mounts: Vec<&str> = sidecar["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    for path in [
+        "/var/run/argocd",
+        "/home/argocd/cmp-server/plugins",
+        "/home/argocd/cmp-server/config/plugin.yaml",
+        "/tmp",
+    ] {
+        assert!(mounts.contains(&path), "{path} not mounted: {mounts:?}");
+    }
+    assert_eq!(spec["containers"].as_array().unwrap().len(), 2);
+    assert_eq!(spec["volumes"].as_array().unwrap().len(), 4);
+
+    // The ConfigMap the README tells to create, from the plugin file as it is.
+    let configmap = support::ok(
+        kubectl()
+            .args([
+                "create",
+                "configmap",
+                "pulse-harden-cmp",
+                "--dry-run=client",
+                "-o",
+                "json",
+            ])
+            .arg(format!(
+                "--from-file=plugin.yaml={}",
+                root.join("argocd/plugin.yaml").display()
+            )),
+    );
+    let configmap: Value = serde_json::from_str(&configmap).unwrap();
+    assert!(
+        configmap["data"]["plugin.yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: ConfigManagementPlugin")
+    );
+}
