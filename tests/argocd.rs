@@ -47,12 +47,26 @@ struct Repo {
 }
 
 impl Repo {
-    fn new(name: &str, helm: &str) -> Self {
+    /// A sidecar with `helm` (Helm 4's `helm` or Helm 3's `helm3`) and pulse-harden on PATH.
+    fn sidecar(name: &str, helm: &str) -> (HelmHome, PathBuf) {
         let home = HelmHome::new(name);
         let bin = home.dir.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::os::unix::fs::symlink(support::tool(helm), bin.join("helm")).unwrap();
         std::os::unix::fs::symlink(support::pulse_harden(), bin.join("pulse-harden")).unwrap();
+        (home, bin)
+    }
+
+    /// A seed chart from `tests/charts/` as the app.
+    fn seed(chart: &str) -> Self {
+        let (home, bin) = Self::sidecar(&format!("argocd-seed-{chart}"), "helm");
+        let app = home.dir.join("repo/apps").join(chart);
+        support::copy_dir(&support::seed_chart(chart), &app);
+        Repo { home, bin, app }
+    }
+
+    fn new(name: &str, helm: &str) -> Self {
+        let (home, bin) = Self::sidecar(name, helm);
         let chart = home.scaffold_chart(helm);
         let app = home.dir.join("repo/apps/demo");
         std::fs::create_dir_all(app.parent().unwrap()).unwrap();
@@ -331,4 +345,28 @@ fn the_sidecar_patch_applies_to_the_repo_server_with_real_kubectl() {
             .unwrap()
             .contains("kind: ConfigManagementPlugin")
     );
+}
+
+#[test]
+fn generate_hardens_the_seed_charts() {
+    for &(chart, namespace, values) in support::SEED_CHARTS {
+        let repo = Repo::seed(chart);
+        let hardening = support::hardening_args(&repo.app);
+        let (name, value) = match hardening[0].as_str() {
+            "--profile" => ("PARAM_PROFILE", hardening[1].clone()),
+            // The fallback patch was written into the app directory.
+            _ => ("PARAM_PATCHES_0", "hardening.yaml".to_string()),
+        };
+        let out = repo.generated(&[
+            (name, &value),
+            ("PARAM_VALUES_FILES_0", values),
+            ("PARAM_RELEASE_NAME", chart),
+            ("ARGOCD_APP_NAMESPACE", namespace),
+        ]);
+        support::assert_workloads_hardened(&out);
+        assert!(
+            out.contains(&format!("# Source: {chart}/templates/")),
+            "{chart}"
+        );
+    }
 }

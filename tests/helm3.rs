@@ -244,3 +244,25 @@ fn the_trap_our_plugin_yaml_in_helm3s_plugin_dir_breaks_every_plugin() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("failed to load plugins"), "{stderr}");
 }
+
+#[test]
+fn seed_charts_are_hardened_and_pass_through_byte_for_byte() {
+    let home = home("helm3-seeds");
+    let hardening = support::hardening_args(&home.dir);
+    let hardening: Vec<&str> = hardening.iter().map(String::as_str).collect();
+    for &(chart, namespace, values) in support::SEED_CHARTS {
+        let dir = support::seed_chart(chart);
+        let values = dir.join(values);
+        let (dir, values) = (dir.display().to_string(), values.display().to_string());
+        let template = ["template", chart, &dir, "-n", namespace, "-f", &values];
+        let hardened = ok(&mut post_rendered(&home, &template, &hardening));
+        support::assert_workloads_hardened(&hardened);
+        assert!(hardened.contains(&format!("# Source: {chart}/templates/")));
+        let plain = ok(home.helm(HELM3).args(template));
+        let untouched = ok(&mut post_rendered(&home, &template, &["--profile", "none"]));
+        assert_eq!(
+            untouched, plain,
+            "{chart}: --profile none changed something"
+        );
+    }
+}

@@ -160,14 +160,7 @@ fn profile_none_changes_nothing() {
     ));
     // Helm 4 re-serializes the stream whenever a post-renderer runs (list indentation
     // changes), so compare with a post-renderer that is the identity: `cat`.
-    let cat = home.dir.join("identity");
-    std::fs::create_dir_all(&cat).unwrap();
-    std::fs::write(
-        cat.join("plugin.yaml"),
-        "apiVersion: v1\ntype: postrenderer/v1\nname: identity\nversion: 0.1.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: cat\n",
-    )
-    .unwrap();
-    ok(home.helm(HELM).arg("plugin").arg("install").arg(&cat));
+    install_identity_plugin(&home);
     let identity =
         ok(home
             .helm(HELM)
@@ -176,6 +169,18 @@ fn profile_none_changes_nothing() {
     // And it means the same as the render without any post-renderer.
     let plain = ok(home.helm(HELM).args(["template", "r", "demo"]));
     assert_eq!(values(&ours), values(&plain));
+}
+
+/// A post-renderer plugin that changes nothing: `cat`.
+fn install_identity_plugin(home: &HelmHome) {
+    let cat = home.dir.join("identity");
+    std::fs::create_dir_all(&cat).unwrap();
+    std::fs::write(
+        cat.join("plugin.yaml"),
+        "apiVersion: v1\ntype: postrenderer/v1\nname: identity\nversion: 0.1.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: cat\n",
+    )
+    .unwrap();
+    ok(home.helm(HELM).arg("plugin").arg("install").arg(&cat));
 }
 
 /// The parsed documents of a stream, as Kubernetes reads them.
@@ -284,4 +289,44 @@ fn errors_and_the_summary_reach_the_user_through_the_log() {
         log.ends_with("pulse-harden: 4 documents, 2 resources changed\n"),
         "{log}"
     );
+}
+
+#[test]
+fn seed_charts_are_hardened_and_pass_through_untouched() {
+    let home = home_with_plugin("helm4-seeds");
+    install_identity_plugin(&home);
+    let hardening = support::hardening_args(&home.dir);
+    let hardening: Vec<&str> = hardening.iter().map(String::as_str).collect();
+    for &(chart, namespace, values) in support::SEED_CHARTS {
+        let dir = support::seed_chart(chart);
+        let values = dir.join(values);
+        let base = |command: &str| {
+            let mut args = vec![command.to_string(), chart.to_string()];
+            args.push(dir.display().to_string());
+            args.extend(["-n".into(), namespace.into(), "-f".into()]);
+            args.push(values.display().to_string());
+            args
+        };
+        let template = base("template");
+        let template: Vec<&str> = template.iter().map(String::as_str).collect();
+        let hardened = ok(&mut post_rendered(&home, &template, &hardening));
+        support::assert_workloads_hardened(&hardened);
+        assert!(!hardened.contains("postrenderer.helm.sh"), "{chart}");
+
+        let untouched = ok(&mut post_rendered(&home, &template, &["--profile", "none"]));
+        let identity = ok(home
+            .helm(HELM)
+            .args(&template)
+            .args(["--post-renderer", "identity"]));
+        assert_eq!(
+            untouched, identity,
+            "{chart}: --profile none changed something"
+        );
+
+        let install = base("install");
+        let mut install: Vec<&str> = install.iter().map(String::as_str).collect();
+        install.push("--dry-run=client");
+        let installed = ok(&mut post_rendered(&home, &install, &hardening));
+        support::assert_workloads_hardened(&installed);
+    }
 }

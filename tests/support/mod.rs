@@ -154,3 +154,78 @@ pub fn document_from(stream: &str, source: &str) -> String {
         .unwrap_or_else(|| panic!("no document from {source} in:\n{stream}"))
         .1
 }
+
+/// How the tests ask for hardening: the shipped `restricted` profile once it exists, until
+/// then [`SECCOMP_PATCH`] (written into `dir`). Both set a RuntimeDefault seccomp profile on
+/// every pod.
+pub fn hardening_args(dir: &Path) -> Vec<String> {
+    let has_restricted = Command::new(pulse_harden())
+        .args(["explain", "restricted"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if has_restricted {
+        return vec!["--profile".into(), "restricted".into()];
+    }
+    let patch = dir.join("hardening.yaml");
+    std::fs::write(&patch, SECCOMP_PATCH).unwrap();
+    vec!["-p".into(), patch.display().to_string()]
+}
+
+/// The seed charts (`tests/charts/`): name, release namespace, values file.
+pub const SEED_CHARTS: &[(&str, &str, &str)] = &[
+    ("pulse-os", "apps", "values-full.yaml"),
+    ("health-api", "health-api", "values-production.yaml"),
+    ("etl-engine", "health-etl", "values-production.yaml"),
+];
+
+pub fn seed_chart(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/charts")
+        .join(name)
+}
+
+/// Asserts that every workload's pod spec (Pods aside: Helm 3 never post-renders its hook
+/// Pods) has a RuntimeDefault seccomp profile; returns how many workloads there were.
+pub fn assert_workloads_hardened(stream: &str) -> usize {
+    let parsed = pulse_harden::stream::read(stream.as_bytes()).unwrap();
+    let mut workloads = 0;
+    for manifest in &parsed.manifests {
+        let Some(value) = &manifest.value else {
+            continue;
+        };
+        let pointer = match value["kind"].as_str() {
+            Some("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job") => {
+                "/spec/template/spec"
+            }
+            Some("CronJob") => "/spec/jobTemplate/spec/template/spec",
+            _ => continue,
+        };
+        workloads += 1;
+        let seccomp = value
+            .pointer(&format!("{pointer}/securityContext/seccompProfile/type"))
+            .and_then(serde_json::Value::as_str);
+        assert_eq!(
+            seccomp,
+            Some("RuntimeDefault"),
+            "{} {} not hardened:\n{stream}",
+            value["kind"],
+            value["metadata"]["name"]
+        );
+    }
+    assert!(workloads > 0, "no workloads in:\n{stream}");
+    workloads
+}
+
+/// Copies a directory tree (a chart into an app repository).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
