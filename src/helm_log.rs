@@ -4,7 +4,6 @@
 //! directory — `$HELM_CACHE_HOME/pulse-harden/last-run.log` — and to the terminal, if there is one.
 
 use crate::report::{Report, StepResult};
-use anyhow::Error;
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -53,7 +52,7 @@ pub fn finish(outcome: &std::thread::Result<anyhow::Result<ExitCode>>) {
             Some(summary) => format!("{summary} (exit code 1: check failed)"),
             None => "pulse-harden: check failed (exit code 1)".to_string(),
         },
-        Ok(Err(e)) => error_message(e),
+        Ok(Err(e)) => format!("pulse-harden: error: {e:#}"),
         Err(_) => "pulse-harden: internal error (this is a bug); nothing was written".to_string(),
     };
     let failed = !matches!(outcome, Ok(Ok(code)) if *code == ExitCode::SUCCESS);
@@ -75,10 +74,6 @@ fn report_to_user(log: &Path, message: &str, failed: bool) {
         };
         write_tty(&format!("{message}{pointer}\n"));
     }
-}
-
-fn error_message(e: &Error) -> String {
-    format!("pulse-harden: error: {e:#}")
 }
 
 /// The log file when running as a Helm plugin (Helm sets both variables for a plugin's

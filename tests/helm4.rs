@@ -330,3 +330,32 @@ fn seed_charts_are_hardened_and_pass_through_untouched() {
         support::assert_workloads_hardened(&installed);
     }
 }
+
+#[test]
+fn errors_reach_the_terminal_when_there_is_one() {
+    let home = home_with_plugin("helm4-tty");
+    home.write("typo.yaml", TYPO_PATCH);
+    // `script` runs helm on a pseudo-terminal and copies what reaches it to stdout.
+    let helm = support::tool(HELM);
+    let command = format!(
+        "{} template r demo --post-renderer pulse-harden --post-renderer-args -p --post-renderer-args typo.yaml",
+        helm.display()
+    );
+    let mut script = std::process::Command::new("script");
+    home.isolate(&mut script);
+    let out = script
+        .current_dir(&home.dir)
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("`script` (util-linux) runs helm on a terminal");
+    assert!(!out.status.success());
+    let terminal = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert!(
+        terminal.contains("pulse-harden: error: typo.yaml:5:5: unknown field `targt`"),
+        "{terminal}"
+    );
+    assert!(
+        terminal.contains("pulse-harden: (also in ") && terminal.contains("last-run.log)"),
+        "{terminal}"
+    );
+}
