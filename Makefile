@@ -69,7 +69,7 @@ install-plugin: ## install the plugin into Helm 4 (refuses Helm 3)
 	  { echo "install-plugin needs Helm 4 (HELM=$(HELM) is $$($(HELM) version --short 2>&1));" \
 	    "with Helm 3, put the binary on PATH instead: make install" >&2; exit 1; }
 	$(MAKE) plugin
-	-$(HELM) plugin uninstall pulse-harden >/dev/null 2>&1
+	@$(HELM) plugin uninstall pulse-harden >/dev/null 2>&1 || true
 	$(HELM) plugin install $(PLUGIN_DIR)
 
 clean: ## remove build output and fetched tools
