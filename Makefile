@@ -4,8 +4,15 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/.tools/bin
 SHARED ?= $(CURDIR)/../shared
 PREFIX ?= $(HOME)/.local
+# Helm 4, for the plugin targets; never Helm 3 (a v1 plugin.yaml in Helm 3's plugin directory
+# stops every Helm 3 plugin from loading).
+HELM ?= helm
+PLUGIN_DIR := dist/pulse-harden
+# Set to a GnuPG key name to sign the packaged plugin; unsigned tarballs install with --verify=false.
+PLUGIN_SIGN_KEY ?=
 
 .PHONY: help build release test unit lint fmt bless example install tools oracle clean
+.PHONY: plugin plugin-package install-plugin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +50,27 @@ bless: ## regenerate golden expectations (review the diff before committing)
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden
+
+plugin: release ## lay out the Helm 4 plugin in dist/pulse-harden (plugin.yaml + bin/pulse-harden)
+	@cargo_version=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1); \
+	plugin_version=$$(sed -n 's/^version: *//p' plugin.yaml); \
+	[ "$$cargo_version" = "$$plugin_version" ] || \
+	  { echo "plugin.yaml version $$plugin_version differs from Cargo.toml $$cargo_version" >&2; exit 1; }
+	rm -rf $(PLUGIN_DIR)
+	install -D -m 0644 plugin.yaml $(PLUGIN_DIR)/plugin.yaml
+	install -D -m 0755 target/release/pulse-harden $(PLUGIN_DIR)/bin/pulse-harden
+
+plugin-package: plugin ## package the plugin into dist/pulse-harden-<version>.tgz (for this platform)
+	$(HELM) plugin package $(PLUGIN_DIR) -d dist \
+	  $(if $(PLUGIN_SIGN_KEY),--sign --key '$(PLUGIN_SIGN_KEY)',--sign=false)
+
+install-plugin: ## install the plugin into Helm 4 (refuses Helm 3)
+	@$(HELM) version --short 2>/dev/null | grep -q '^v4\.' || \
+	  { echo "install-plugin needs Helm 4 (HELM=$(HELM) is $$($(HELM) version --short 2>&1));" \
+	    "with Helm 3, put the binary on PATH instead: make install" >&2; exit 1; }
+	$(MAKE) plugin
+	@$(HELM) plugin uninstall pulse-harden >/dev/null 2>&1 || true
+	$(HELM) plugin install $(PLUGIN_DIR)
 
 clean: ## remove build output and fetched tools
 	$(CARGO) clean

@@ -91,6 +91,11 @@ pub struct RunArgs {
     )]
     pub profile: Vec<String>,
 
+    /// Resolve patch paths relative to this directory and refuse any that lead out of it
+    /// (`..`, absolute paths, symlinks): for patch files from an app repository (Argo CD).
+    #[arg(long, value_name = "DIR", env = "PULSE_HARDEN_PATCH_ROOT")]
+    pub patch_root: Option<PathBuf>,
+
     /// Read the stream from this file instead of stdin.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub input: Option<PathBuf>,

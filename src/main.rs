@@ -4,18 +4,20 @@
 mod cli;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
 use pulse_harden::manifest::Manifest;
 use pulse_harden::report::{self, Report, render};
-use pulse_harden::{diff, explain, patchfile, pipeline, profiles, stream};
+use pulse_harden::{diff, explain, helm_log, patchfile, pipeline, profiles, stream};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match std::panic::catch_unwind(|| run(cli)) {
+    let cli: Cli = helm_log::parse_args();
+    let outcome = std::panic::catch_unwind(|| run(cli));
+    // Helm 4 discards our stderr: as a Helm plugin, also log the outcome (see helm_log).
+    helm_log::finish(&outcome);
+    match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("pulse-harden: error: {e:#}");
@@ -48,12 +50,17 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
         sets.extend(profiles::load(name.trim())?);
     }
     for path in &args.patches {
-        sets.extend(patchfile::load_path(path)?);
+        sets.extend(patchfile::load_path_within(
+            path,
+            args.patch_root.as_deref(),
+        )?);
     }
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read(&input)?;
     let report = pipeline::run(&mut stream.manifests, &sets)?;
+    let resources = render::Inputs::of(&stream.manifests).resources;
+    helm_log::summarize(report.summary_line(resources), resources);
     let output = stream::write(&stream)?;
 
     if let Some(code) = tell(&args.report, &report, &stream.manifests)? {

@@ -22,7 +22,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::collections::HashSet;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// An ordered list of steps, from one patch file or profile.
 #[derive(Debug)]
@@ -270,8 +270,21 @@ fn duplicate_name_line(text: &str, name: &str) -> Option<usize> {
 
 /// Loads a patch file, or every `*.yaml`/`*.yml` file of a directory in name order.
 pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
-    if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path)
+    load_path_within(path, None)
+}
+
+/// Like [`load_path`], but with a `root` (`--patch-root`, Argo CD's app directory) the path is
+/// resolved relative to it, and the path and every file it leads to must stay inside it once
+/// `..` and symlinks are resolved. Loading a patch file only ever reads that file: a patch file
+/// cannot include other files or run commands.
+pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet>> {
+    let root = root.map(PatchRoot::open).transpose()?;
+    let location = match &root {
+        Some(root) => root.confine(path, path)?,
+        None => path.to_path_buf(),
+    };
+    if location.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(&location)
             .with_context(|| format!("cannot read patch directory {}", path.display()))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|p| {
@@ -283,15 +296,65 @@ pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
         if files.is_empty() {
             bail!("patch directory {} holds no .yaml files", path.display());
         }
-        return files.iter().map(|f| load_file(f)).collect();
+        return files
+            .iter()
+            .map(|file| {
+                // Name the file as the user would: the given directory plus the file name.
+                let shown = file
+                    .file_name()
+                    .map_or_else(|| file.clone(), |n| path.join(n));
+                match &root {
+                    Some(root) => load_file(&root.confine(file, &shown)?, &shown),
+                    None => load_file(file, &shown),
+                }
+            })
+            .collect();
     }
-    Ok(vec![load_file(path)?])
+    Ok(vec![load_file(&location, path)?])
 }
 
-fn load_file(path: &Path) -> Result<PatchSet> {
+/// The directory patch files must stay inside, canonicalised once.
+struct PatchRoot(PathBuf);
+
+impl PatchRoot {
+    fn open(dir: &Path) -> Result<Self> {
+        let canonical = dir
+            .canonicalize()
+            .with_context(|| format!("cannot open the patch root {}", dir.display()))?;
+        if !canonical.is_dir() {
+            bail!("the patch root {} is not a directory", dir.display());
+        }
+        Ok(Self(canonical))
+    }
+
+    /// Resolves `path` (relative to the root unless absolute) to its canonical location, which
+    /// must lie inside the root; `shown` names it in errors.
+    fn confine(&self, path: &Path, shown: &Path) -> Result<PathBuf> {
+        let canonical = self.0.join(path).canonicalize().with_context(|| {
+            format!(
+                "cannot find patch file {} under the patch root {}",
+                shown.display(),
+                self.0.display()
+            )
+        })?;
+        if !canonical.starts_with(&self.0) {
+            bail!(
+                "patch file {} leads to {}, outside the patch root {} (--patch-root): \
+                 patch files must stay inside it, without `..` or symlinks out",
+                shown.display(),
+                canonical.display(),
+                self.0.display()
+            );
+        }
+        Ok(canonical)
+    }
+}
+
+/// Reads the file at `path`; `shown` names it in messages.
+fn load_file(path: &Path, shown: &Path) -> Result<PatchSet> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read patch file {}", path.display()))?;
-    parse(&text, &path.display().to_string())
+        .with_context(|| format!("cannot read patch file {}", shown.display()))?;
+    parse(&text, &shown.display().to_string())
 }
 
 #[cfg(test)]
@@ -355,5 +418,95 @@ mod tests {
             )),
             "p.yaml:6: step name `a` is used twice in this patch set"
         );
+    }
+
+    /// A fresh directory tree: `root/` (the patch root) beside `outside/`.
+    fn tree(name: &str) -> (PathBuf, PathBuf) {
+        let base = std::env::temp_dir().join(format!(
+            "pulse-harden-patchroot-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&base);
+        let (root, outside) = (base.join("root"), base.join("outside"));
+        std::fs::create_dir_all(root.join("patches")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let valid = format!("{HEAD}  - name: a\n    mergePatch: {{}}\n");
+        std::fs::write(root.join("patches/a.yaml"), &valid).unwrap();
+        std::fs::write(outside.join("secret.yaml"), &valid).unwrap();
+        (root, outside)
+    }
+
+    fn confined(root: &Path, path: &str) -> Result<Vec<PatchSet>> {
+        load_path_within(Path::new(path), Some(root))
+    }
+
+    #[test]
+    fn paths_under_the_patch_root_resolve_relative_to_it() {
+        let (root, _) = tree("inside");
+        let sets = confined(&root, "patches/a.yaml").unwrap();
+        assert_eq!(sets[0].origin, "patches/a.yaml");
+        let sets = confined(&root, "patches").unwrap();
+        assert_eq!(sets[0].origin, "patches/a.yaml");
+        // `..` that stays inside, and a symlink to a file inside, are fine.
+        confined(&root, "patches/../patches/a.yaml").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("patches/a.yaml", root.join("link.yaml")).unwrap();
+            confined(&root, "link.yaml").unwrap();
+        }
+        remove_tree(&root);
+    }
+
+    fn remove_tree(root: &Path) {
+        let _ = std::fs::remove_dir_all(root.parent().unwrap());
+    }
+
+    #[test]
+    fn escapes_from_the_patch_root_are_errors() {
+        let (root, outside) = tree("escape");
+        let outside_file = outside.join("secret.yaml");
+        for path in [
+            "../outside/secret.yaml".to_string(),
+            "patches/../../outside/secret.yaml".to_string(),
+            outside_file.display().to_string(),
+        ] {
+            let e = format!("{:#}", confined(&root, &path).unwrap_err());
+            assert!(e.contains("outside the patch root"), "{path}: {e}");
+            assert!(
+                e.starts_with(&format!("patch file {path} leads to ")),
+                "{e}"
+            );
+        }
+        let e = format!("{:#}", confined(&root, "patches/missing.yaml").unwrap_err());
+        assert!(
+            e.starts_with("cannot find patch file patches/missing.yaml under the patch root"),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_patch_root_are_errors() {
+        use std::os::unix::fs::symlink;
+        let (root, outside) = tree("symlink");
+        symlink(outside.join("secret.yaml"), root.join("patches/b.yaml")).unwrap();
+        symlink(&outside, root.join("linked-dir")).unwrap();
+        for (path, shown) in [
+            ("patches/b.yaml", "patches/b.yaml"),
+            // A directory whose file links out.
+            ("patches", "patches/b.yaml"),
+            // A directory that is itself a link out.
+            ("linked-dir", "linked-dir"),
+        ] {
+            let e = format!("{:#}", confined(&root, path).unwrap_err());
+            assert!(
+                e.starts_with(&format!("patch file {shown} leads to "))
+                    && e.contains("outside the patch root"),
+                "{path}: {e}"
+            );
+        }
+        // Without a patch root the same links load: confinement is opt-in.
+        load_path(&root.join("patches/b.yaml")).unwrap();
+        remove_tree(&root);
     }
 }

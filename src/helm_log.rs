@@ -1,0 +1,139 @@
+//! Getting messages to Helm 4 users. Helm 4.1 discards a post-renderer plugin's stderr (it only
+//! says `plugin "pulse-harden" exited with error`), so when we run as a Helm plugin the error
+//! chain, or a one-line summary of what was done, also goes to a log file under Helm's cache
+//! directory — `$HELM_CACHE_HOME/pulse-harden/last-run.log` — and to the terminal, if there is one.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+/// The log's place under Helm's cache directory.
+pub const LOG_FILE: &str = "pulse-harden/last-run.log";
+
+/// The summary of a successful run, kept until [`finish`] writes it.
+static SUMMARY: OnceLock<String> = OnceLock::new();
+
+/// Remembers what a run did (the report's summary line), for [`finish`]. Cheap and silent
+/// outside Helm.
+pub fn summarize(summary: String, resources: usize) {
+    let mut line = summary;
+    if resources == 0 {
+        line.push_str(
+            " (the chart rendered nothing, and Helm 4 rejects empty post-renderer output)",
+        );
+    }
+    let _ = SUMMARY.set(line);
+}
+
+/// Parses the command line like `P::parse()`, but a bad flag given through
+/// `--post-renderer-args` is logged before clap exits with its usage error.
+pub fn parse_args<P: clap::Parser>() -> P {
+    P::try_parse().unwrap_or_else(|e| {
+        if e.use_stderr()
+            && let Some(log) = log_path()
+        {
+            let message = format!("pulse-harden: {}", e.render())
+                .trim_end()
+                .to_string();
+            report_to_user(&log, &message, true);
+        }
+        e.exit()
+    })
+}
+
+/// Records how the run ended, when running as a Helm plugin: a no-op otherwise (Helm 3 and
+/// every other caller see stderr). Never fails the run: a log that cannot be written is only
+/// mentioned on stderr.
+pub fn finish(outcome: &std::thread::Result<anyhow::Result<ExitCode>>) {
+    let Some(log) = log_path() else { return };
+    let message = match outcome {
+        Ok(Ok(code)) if *code == ExitCode::SUCCESS => match SUMMARY.get() {
+            Some(summary) => summary.clone(),
+            // Subcommands such as `explain` are not post-render runs.
+            None => return,
+        },
+        Ok(Ok(_)) => match SUMMARY.get() {
+            Some(summary) => format!("{summary} (exit code 1: check failed)"),
+            None => "pulse-harden: check failed (exit code 1)".to_string(),
+        },
+        Ok(Err(e)) => format!("pulse-harden: error: {e:#}"),
+        Err(_) => "pulse-harden: internal error (this is a bug); nothing was written".to_string(),
+    };
+    let failed = !matches!(outcome, Ok(Ok(code)) if *code == ExitCode::SUCCESS);
+    report_to_user(&log, &message, failed);
+}
+
+/// Writes the message to the log file and, if there is one, the terminal.
+fn report_to_user(log: &Path, message: &str, failed: bool) {
+    let invocation: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = write_log(log, &invocation, message) {
+        eprintln!("pulse-harden: cannot write {}: {e}", log.display());
+    }
+    // When stderr is already a terminal the user sees it there; say it once.
+    if !std::io::stderr().is_terminal() {
+        let pointer = if failed {
+            format!("\npulse-harden: (also in {})", log.display())
+        } else {
+            String::new()
+        };
+        write_tty(&format!("{message}{pointer}\n"));
+    }
+}
+
+/// The log file when running as a Helm plugin (Helm sets both variables for a plugin's
+/// process), `None` otherwise.
+pub fn log_path() -> Option<PathBuf> {
+    let is_set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if !is_set("HELM_PLUGIN_NAME") || !is_set("HELM_PLUGIN_DIR") {
+        return None;
+    }
+    Some(helm_cache_home()?.join(LOG_FILE))
+}
+
+/// Helm's cache directory, found the way Helm finds it: `$HELM_CACHE_HOME`, else
+/// `$XDG_CACHE_HOME/helm`, else the platform's cache directory plus `helm`.
+fn helm_cache_home() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("HELM_CACHE_HOME") {
+        return Some(dir.into());
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("helm"));
+    }
+    let base = if cfg!(windows) {
+        PathBuf::from(var("TEMP")?)
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from(var("HOME")?).join("Library").join("Caches")
+    } else {
+        PathBuf::from(var("HOME")?).join(".cache")
+    };
+    Some(base.join("helm"))
+}
+
+fn write_log(path: &Path, invocation: &[String], message: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = format!(
+        "pulse-harden {} as Helm plugin `{}`, arguments: {}\n{message}\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::var("HELM_PLUGIN_NAME").unwrap_or_default(),
+        if invocation.is_empty() {
+            "(none)".to_string()
+        } else {
+            invocation.join(" ")
+        }
+    );
+    std::fs::write(path, text)
+}
+
+/// Writes to the controlling terminal, if the process has one; silently does nothing
+/// otherwise (CI, a cron job, a container without a tty).
+fn write_tty(text: &str) {
+    if cfg!(unix)
+        && let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty")
+    {
+        let _ = tty.write_all(text.as_bytes());
+    }
+}

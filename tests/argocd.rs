@@ -1,0 +1,372 @@
+//! The Argo CD config management plugin (`argocd/plugin.yaml`), run the way the CMP server
+//! runs it: the `discover` and `generate` commands and args read from the YAML, the app
+//! directory as working directory, the sidecar's environment plus Argo CD's build environment,
+//! `PARAM_*` and `ARGOCD_ENV_*` — with the real helm and pulse-harden on PATH.
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::{HelmHome, SECCOMP_PATCH, TYPO_PATCH};
+
+/// A command of the plugin spec: `command` followed by `args`, as the CMP server joins them.
+fn plugin_command(pointer: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("argocd/plugin.yaml"))
+            .unwrap();
+    let plugin: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(plugin["kind"], "ConfigManagementPlugin");
+    let spec = &plugin["spec"][pointer];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let (command, args) = if pointer == "discover" {
+        (&spec["find"]["command"], &spec["find"]["args"])
+    } else {
+        (&spec["command"], &spec["args"])
+    };
+    let mut all = strings(command);
+    all.extend(strings(args));
+    assert!(
+        !all.is_empty(),
+        "no {pointer} command in argocd/plugin.yaml"
+    );
+    all
+}
+
+/// A repository checkout as the sidecar receives it: `apps/demo` is a chart (helm create's
+/// scaffold plus a template that shows what Helm was told), with files outside the app
+/// directory that it must not reach.
+struct Repo {
+    home: HelmHome,
+    bin: PathBuf,
+    app: PathBuf,
+}
+
+impl Repo {
+    /// A sidecar with `helm` (Helm 4's `helm` or Helm 3's `helm3`) and pulse-harden on PATH.
+    fn sidecar(name: &str, helm: &str) -> (HelmHome, PathBuf) {
+        let home = HelmHome::new(name);
+        let bin = home.dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(support::tool(helm), bin.join("helm")).unwrap();
+        std::os::unix::fs::symlink(support::pulse_harden(), bin.join("pulse-harden")).unwrap();
+        (home, bin)
+    }
+
+    /// A seed chart from `tests/charts/` as the app.
+    fn seed(chart: &str) -> Self {
+        let (home, bin) = Self::sidecar(&format!("argocd-seed-{chart}"), "helm");
+        let app = home.dir.join("repo/apps").join(chart);
+        support::copy_dir(&support::seed_chart(chart), &app);
+        Repo { home, bin, app }
+    }
+
+    fn new(name: &str, helm: &str) -> Self {
+        let (home, bin) = Self::sidecar(name, helm);
+        let chart = home.scaffold_chart(helm);
+        let app = home.dir.join("repo/apps/demo");
+        std::fs::create_dir_all(app.parent().unwrap()).unwrap();
+        std::fs::rename(chart, &app).unwrap();
+        std::fs::write(
+            app.join("templates/told.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: told\ndata:\n  namespace: {{ .Release.Namespace | quote }}\n  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}\n  monitoring: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" | quote }}\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(app.join("patches")).unwrap();
+        std::fs::write(app.join("patches/seccomp.yaml"), SECCOMP_PATCH).unwrap();
+        std::fs::write(app.join("values-prod.yaml"), "replicaCount: 3\n").unwrap();
+        std::fs::write(home.dir.join("repo/outside.yaml"), SECCOMP_PATCH).unwrap();
+        Repo { home, bin, app }
+    }
+
+    /// Runs a plugin command in `dir` with the sidecar's environment (PATH, HOME, Helm's
+    /// homes), Argo CD's build environment and these extra variables.
+    fn run(&self, which: &str, dir: &Path, vars: &[(&str, &str)]) -> Output {
+        let argv = plugin_command(which);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).env_clear();
+        self.home.isolate(&mut cmd);
+        let system_path = std::env::var_os("PATH").unwrap_or_default();
+        let mut path = vec![self.bin.clone()];
+        path.extend(std::env::split_paths(&system_path));
+        cmd.current_dir(dir)
+            .env("PATH", std::env::join_paths(path).unwrap())
+            .env("HOME", &self.home.dir)
+            .env("TMPDIR", &self.home.dir)
+            .env("ARGOCD_APP_NAME", "web")
+            .env("ARGOCD_APP_NAMESPACE", "prod")
+            .env("ARGOCD_APP_SOURCE_PATH", "apps/demo")
+            .env("KUBE_VERSION", "1.32.0")
+            .env(
+                "KUBE_API_VERSIONS",
+                "v1,apps/v1,policy/v1,monitoring.coreos.com/v1",
+            )
+            .envs(vars.iter().copied());
+        cmd.output().unwrap()
+    }
+
+    fn generate(&self, vars: &[(&str, &str)]) -> Output {
+        self.run("generate", &self.app, vars)
+    }
+
+    fn generated(&self, vars: &[(&str, &str)]) -> String {
+        let out = self.generate(vars);
+        assert!(
+            out.status.success(),
+            "generate failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Asserts that generate fails, prints nothing, and says `why` on stderr.
+    fn generate_fails(&self, vars: &[(&str, &str)], why: &[&str]) {
+        let out = self.generate(vars);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "should fail: {vars:?}");
+        assert!(
+            out.stdout.is_empty(),
+            "printed a stream although it failed: {vars:?}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for part in why {
+            assert!(
+                stderr.contains(part),
+                "{vars:?}: `{part}` not in:\n{stderr}"
+            );
+        }
+        // The temporary stream is cleaned up.
+        let leftovers: Vec<_> = std::fs::read_dir(&self.home.dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("pulse-harden-plugin")
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+#[test]
+fn discover_finds_charts_only() {
+    let repo = Repo::new("argocd-discover", "helm");
+    let found = repo.run("discover", &repo.app, &[]);
+    assert!(found.status.success());
+    assert!(!found.stdout.is_empty());
+    let other = repo.home.dir.join("repo/apps/kustomized");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("kustomization.yaml"), "resources: []\n").unwrap();
+    let not_found = repo.run("discover", &other, &[]);
+    // Not ours: exit 0 with no output (an error would be logged for every other app).
+    assert!(not_found.status.success());
+    assert!(not_found.stdout.is_empty());
+}
+
+#[test]
+fn generate_renders_with_argo_cds_context_and_hardens() {
+    for helm in ["helm", "helm3"] {
+        let repo = Repo::new(&format!("argocd-generate-{helm}"), helm);
+        let out = repo.generated(&[
+            ("PARAM_PROFILE", "none"),
+            ("PARAM_PATCHES_0", "patches/seccomp.yaml"),
+            ("PARAM_VALUES_FILES_0", "values-prod.yaml"),
+        ]);
+        let deployment = support::document_from(&out, "demo/templates/deployment.yaml");
+        assert!(
+            deployment.contains("seccompProfile:\n          type: RuntimeDefault"),
+            "{helm}: not hardened:\n{out}"
+        );
+        assert!(deployment.contains("name: web-demo"), "{deployment}");
+        assert!(deployment.contains("replicas: 3"), "{deployment}");
+        let told = support::document_from(&out, "demo/templates/told.yaml");
+        assert!(told.contains("namespace: \"prod\""), "{told}");
+        assert!(told.contains("kubeVersion: \"v1.32.0\""), "{told}");
+        assert!(told.contains("monitoring: \"true\""), "{told}");
+    }
+}
+
+#[test]
+fn generate_takes_settings_from_env_entries_and_parameters_win() {
+    let repo = Repo::new("argocd-env", "helm");
+    std::fs::write(repo.app.join("values-one.yaml"), "replicaCount: 5\n").unwrap();
+    let out = repo.generated(&[
+        ("ARGOCD_ENV_RELEASE_NAME", "other"),
+        ("ARGOCD_ENV_PATCHES", "patches/seccomp.yaml"),
+        (
+            "ARGOCD_ENV_VALUES_FILES",
+            "values-prod.yaml, values-one.yaml",
+        ),
+    ]);
+    let deployment = support::document_from(&out, "demo/templates/deployment.yaml");
+    assert!(deployment.contains("name: other-demo"), "{deployment}");
+    assert!(deployment.contains("replicas: 5"), "{deployment}");
+    assert!(deployment.contains("seccompProfile"), "{deployment}");
+
+    let out = repo.generated(&[
+        ("ARGOCD_ENV_RELEASE_NAME", "other"),
+        ("PARAM_RELEASE_NAME", "param"),
+    ]);
+    assert!(out.contains("name: param-demo"), "{out}");
+}
+
+#[test]
+fn generate_fails_loudly_and_prints_nothing() {
+    let repo = Repo::new("argocd-fail", "helm");
+    std::fs::write(repo.app.join("bad-values.yaml"), "replicaCount: [3\n").unwrap();
+    std::fs::write(repo.app.join("patches/typo.yaml"), TYPO_PATCH).unwrap();
+    std::os::unix::fs::symlink(
+        repo.home.dir.join("repo/outside.yaml"),
+        repo.app.join("patches/linked.yaml"),
+    )
+    .unwrap();
+
+    repo.generate_fails(
+        &[("PARAM_VALUES_FILES_0", "bad-values.yaml")],
+        &["bad-values.yaml", "helm template failed"],
+    );
+    repo.generate_fails(
+        &[("PARAM_PATCHES_0", "patches/typo.yaml")],
+        &[
+            "patches/typo.yaml:5:5: unknown field `targt`",
+            "pulse-harden failed",
+        ],
+    );
+    repo.generate_fails(
+        &[("PARAM_RELEASE_NAME", "Not_A_Release!")],
+        &["invalid release name", "helm template failed"],
+    );
+    repo.generate_fails(
+        &[("PARAM_PROFILE", "no-such-profile")],
+        &["unknown profile `no-such-profile`", "pulse-harden failed"],
+    );
+    // Patch files and values files stay inside the app directory.
+    for escape in ["../../outside.yaml", "patches/linked.yaml"] {
+        repo.generate_fails(
+            &[("PARAM_PATCHES_0", escape)],
+            &[escape, "outside the patch root", "pulse-harden failed"],
+        );
+    }
+    repo.generate_fails(
+        &[("PARAM_VALUES_FILES_0", "../../outside.yaml")],
+        &["values file ../../outside.yaml is outside the app directory"],
+    );
+    repo.generate_fails(
+        &[("ARGOCD_ENV_VALUES_FILES", "/etc/hostname")],
+        &["values file /etc/hostname is outside the app directory"],
+    );
+    repo.generate_fails(
+        &[("PARAM_VALUES_FILES_0", "https://example.com/values.yaml")],
+        &["is not a file in the app directory"],
+    );
+
+    // A chart that renders nothing: empty output would make Argo CD prune the whole app.
+    let templates = repo.app.join("templates");
+    std::fs::remove_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    repo.generate_fails(
+        &[],
+        &["rendered no resources", "refusing to print an empty stream"],
+    );
+}
+
+#[test]
+fn the_sidecar_patch_applies_to_the_repo_server_with_real_kubectl() {
+    let home = HelmHome::new("argocd-sidecar");
+    let repo_server = home.write(
+        "repo-server.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: argocd-repo-server\nspec:\n  selector: {matchLabels: {app: repo}}\n  template:\n    metadata: {labels: {app: repo}}\n    spec:\n      containers:\n        - {name: argocd-repo-server, image: quay.io/argoproj/argocd:v3.0.0}\n      volumes:\n        - {name: var-files, emptyDir: {}}\n        - {name: plugins, emptyDir: {}}\n",
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kubectl = || {
+        let mut cmd = Command::new(support::tool("kubectl"));
+        home.isolate(&mut cmd);
+        cmd
+    };
+    let patched = support::ok(
+        kubectl()
+            .args(["patch", "--local", "-o", "json", "-f"])
+            .arg(&repo_server)
+            .arg("--patch-file")
+            .arg(root.join("argocd/sidecar.yaml")),
+    );
+    let patched: Value = serde_json::from_str(&patched).unwrap();
+    let spec = &patched["spec"]["template"]["spec"];
+    let sidecar = spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pulse-harden")
+        .expect("no pulse-harden container");
+    assert_eq!(sidecar["command"][0], "/var/run/argocd/argocd-cmp-server");
+    assert_eq!(sidecar["securityContext"]["runAsUser"], 999);
+    let mounts: Vec<&str> = sidecar["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    for path in [
+        "/var/run/argocd",
+        "/home/argocd/cmp-server/plugins",
+        "/home/argocd/cmp-server/config/plugin.yaml",
+        "/tmp",
+    ] {
+        assert!(mounts.contains(&path), "{path} not mounted: {mounts:?}");
+    }
+    assert_eq!(spec["containers"].as_array().unwrap().len(), 2);
+    assert_eq!(spec["volumes"].as_array().unwrap().len(), 4);
+
+    // The ConfigMap the README tells to create, from the plugin file as it is.
+    let configmap = support::ok(
+        kubectl()
+            .args([
+                "create",
+                "configmap",
+                "pulse-harden-cmp",
+                "--dry-run=client",
+                "-o",
+                "json",
+            ])
+            .arg(format!(
+                "--from-file=plugin.yaml={}",
+                root.join("argocd/plugin.yaml").display()
+            )),
+    );
+    let configmap: Value = serde_json::from_str(&configmap).unwrap();
+    assert!(
+        configmap["data"]["plugin.yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: ConfigManagementPlugin")
+    );
+}
+
+#[test]
+fn generate_hardens_the_seed_charts() {
+    for &(chart, namespace, values) in support::SEED_CHARTS {
+        let repo = Repo::seed(chart);
+        let hardening = support::hardening_args(&repo.app);
+        let (name, value) = match hardening[0].as_str() {
+            "--profile" => ("PARAM_PROFILE", hardening[1].clone()),
+            // The fallback patch was written into the app directory.
+            _ => ("PARAM_PATCHES_0", "hardening.yaml".to_string()),
+        };
+        let out = repo.generated(&[
+            (name, &value),
+            ("PARAM_VALUES_FILES_0", values),
+            ("PARAM_RELEASE_NAME", chart),
+            ("ARGOCD_APP_NAMESPACE", namespace),
+        ]);
+        support::assert_workloads_hardened(&out);
+        assert!(
+            out.contains(&format!("# Source: {chart}/templates/")),
+            "{chart}"
+        );
+    }
+}
