@@ -14,13 +14,18 @@ enum Shape {
 }
 
 fn shape(target: &Value) -> Shape {
-    if target.get("kind").is_some_and(Value::is_string) && target.get("apiVersion").is_some() {
+    if is_resource(target) {
         Shape::Resource
     } else if target.get("containers").is_some() {
         Shape::PodSpec
     } else {
         Shape::Container
     }
+}
+
+/// A whole resource, as opposed to the pod spec or container a step may target instead.
+pub fn is_resource(target: &Value) -> bool {
+    target.get("kind").is_some_and(Value::is_string) && target.get("apiVersion").is_some()
 }
 
 /// The pod spec a pod-level action works on: the target itself with `target: podSpec`, or

@@ -9,19 +9,10 @@ use serde_json::{Map, Value};
 /// The pod spec a step's target holds: the resource's pod template spec for `target:
 /// resource`, the target itself for `target: podSpec`. `None` for anything else.
 pub fn pod_spec<'v>(target: &'v mut Value, ctx: &Context) -> Option<&'v mut Value> {
-    if is_resource(target) {
-        pod::pod_spec_mut(target, ctx.kind, ctx.group, ctx.pod_templates)
-    } else if target.get("containers").is_some() {
-        Some(target)
-    } else {
-        None
-    }
+    super::targets::pod_spec(target, ctx).ok()
 }
 
-/// A whole resource (as opposed to a pod spec or a container a step targets).
-pub fn is_resource(target: &Value) -> bool {
-    target.get("apiVersion").is_some() || target.get("kind").is_some()
-}
+pub use super::targets::is_resource;
 
 /// The pod template (`metadata` + `spec`) of a document, if it has one.
 pub fn pod_template<'m>(m: &'m Manifest, custom: &[PodTemplatePath]) -> Option<&'m Value> {
