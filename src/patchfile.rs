@@ -322,7 +322,10 @@ mod tests {
     fn errors_point_at_file_line_column() {
         assert_eq!(
             err(&format!("{HEAD}  - name: a\n    bogus: 1\n")),
-            "p.yaml:5:5: unknown field `bogus`, expected one of name, description, select, exclude, target, containerNames, mode, onFailure, onConflict, jsonPatch, mergePatch"
+            format!(
+                "p.yaml:5:5: unknown field `bogus`, expected one of name, description, select, exclude, target, containerNames, mode, onFailure, onConflict, {}",
+                Action::KEYS.join(", ")
+            )
         );
         assert_eq!(
             err(&format!(

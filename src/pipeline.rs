@@ -40,16 +40,33 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                     result,
                 });
                 for value in new_docs {
-                    let doc = generated_document(&manifests[i], value);
+                    let owner = &manifests[i];
+                    check_generated(&value, owner, &step_id)?;
+                    let doc = generated_document(owner, value);
+                    let duplicate = duplicate_of(&doc, manifests, &generated);
+                    let result = match &duplicate {
+                        Some(existing) => {
+                            let reason = format!(
+                                "generated {} for {} but {existing} is already in the stream; not added",
+                                doc.id(),
+                                owner.id()
+                            );
+                            if step.on_conflict == OnConflict::Error {
+                                bail!("{step_id}: {reason}");
+                            }
+                            StepResult::Conflict { reason }
+                        }
+                        None => StepResult::Generated { owner: owner.id() },
+                    };
                     report.entries.push(Entry {
                         resource: doc.id(),
                         document: doc.index,
                         step: step_id.clone(),
-                        result: StepResult::Generated {
-                            owner: manifests[i].id(),
-                        },
+                        result,
                     });
-                    generated.push((i, doc));
+                    if duplicate.is_none() {
+                        generated.push((i, doc));
+                    }
                 }
                 if let Some(value) = new_value {
                     let m = &mut manifests[i];
@@ -68,6 +85,46 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
         }
     }
     Ok(report)
+}
+
+/// A transform must generate a whole resource: Helm 4 rejects a document without
+/// `apiVersion`, `kind` and `metadata.name`. A failure here is a bug in the transform.
+fn check_generated(value: &Value, owner: &Manifest, step_id: &str) -> Result<()> {
+    let has = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    if !(has("/apiVersion") && has("/kind") && has("/metadata/name")) {
+        bail!(
+            "{step_id}: generated a document for {} without apiVersion, kind and metadata.name (a bug in the action)",
+            owner.id()
+        );
+    }
+    Ok(())
+}
+
+/// The resource of the stream (or generated earlier in this step) with the same group,
+/// kind, namespace and name as `doc`: two documents for one object would make Helm and
+/// `kubectl apply` keep only one of them, whichever comes last.
+fn duplicate_of(
+    doc: &Manifest,
+    manifests: &[Manifest],
+    generated: &[(usize, Manifest)],
+) -> Option<String> {
+    let same = |m: &Manifest| {
+        m.is_resource()
+            && m.kind() == doc.kind()
+            && m.group() == doc.group()
+            && m.namespace() == doc.namespace()
+            && m.name() == doc.name()
+    };
+    manifests
+        .iter()
+        .chain(generated.iter().map(|(_, m)| m))
+        .find(|m| same(m))
+        .map(|m| format!("{} in {}", m.id(), m.place()))
 }
 
 /// A generated document, filed with its owner: the owner's `# Source:` header (Helm 3 and
@@ -232,4 +289,80 @@ fn apply_to_targets(
         }
     }
     Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{patchfile, stream};
+
+    const PDBS: &str = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: pdbs\n    generatePodDisruptionBudgets: {}\n";
+
+    fn workload(kind: &str, name: &str, header: &str, annotations: &str) -> String {
+        format!(
+            "---\n{header}apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\n{annotations}spec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: {name}-{kind}}}\n  template:\n    metadata:\n      labels: {{app: {name}-{kind}}}\n    spec:\n      containers: [{{name: c, image: x}}]\n"
+        )
+    }
+
+    fn harden(input: &str, patches: &str) -> Result<(String, Report)> {
+        let sets = vec![patchfile::parse(patches, "p.yaml")?];
+        let mut s = stream::read(input.as_bytes())?;
+        let report = run(&mut s.manifests, &sets)?;
+        Ok((String::from_utf8(stream::write(&s)?)?, report))
+    }
+
+    #[test]
+    fn generated_documents_follow_their_owner_with_its_source() {
+        let helm3 = workload("Deployment", "a", "# Source: c/templates/a.yaml\n", "");
+        let helm4 = workload(
+            "StatefulSet",
+            "b",
+            "",
+            "  annotations:\n    postrenderer.helm.sh/postrender-filename: c/templates/b.yaml\n",
+        );
+        let input = format!("{helm3}{helm4}");
+        let (out, report) = harden(&input, PDBS).unwrap();
+        let docs: Vec<&str> = out.split("---\n").filter(|d| !d.is_empty()).collect();
+        assert_eq!(docs.len(), 4, "{out}");
+        assert!(docs[1].starts_with("# Source: c/templates/a.yaml\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: a-pdb\n"), "{out}");
+        assert!(docs[3].starts_with("apiVersion: policy/v1\n"), "{out}");
+        assert!(
+            docs[3].contains(
+                "  annotations:\n    postrenderer.helm.sh/postrender-filename: c/templates/b.yaml\n"
+            ),
+            "{out}"
+        );
+        let generated: Vec<_> = report
+            .entries
+            .iter()
+            .filter(|e| matches!(e.result, StepResult::Generated { .. }))
+            .map(|e| e.resource.as_str())
+            .collect();
+        assert_eq!(
+            generated,
+            ["PodDisruptionBudget/a-pdb", "PodDisruptionBudget/b-pdb"]
+        );
+        // A second run sees the budgets and adds nothing.
+        let (again, _) = harden(&out, PDBS).unwrap();
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn a_generated_duplicate_is_reported_not_added() {
+        let input = format!(
+            "{}{}",
+            workload("Deployment", "web", "", ""),
+            workload("StatefulSet", "web", "", "")
+        );
+        let (out, report) = harden(&input, PDBS).unwrap();
+        assert_eq!(out.matches("kind: PodDisruptionBudget").count(), 1, "{out}");
+        assert!(report.entries.iter().any(|e| matches!(&e.result,
+            StepResult::Conflict { reason } if reason == "generated PodDisruptionBudget/web-pdb for StatefulSet/web but PodDisruptionBudget/web-pdb in document 1 is already in the stream; not added")));
+        let strict = PDBS.replace("    generate", "    onConflict: error\n    generate");
+        let e = harden(&input, &strict).unwrap_err().to_string();
+        assert!(
+            e.starts_with("p.yaml: pdbs: generated PodDisruptionBudget/web-pdb"),
+            "{e}"
+        );
+    }
 }

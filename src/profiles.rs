@@ -10,11 +10,23 @@ pub struct Profile {
 }
 
 /// `none` applies nothing: the stream passes through untouched.
-pub const PROFILES: &[Profile] = &[Profile {
-    name: "none",
-    summary: "applies nothing; every document passes through byte for byte",
-    text: include_str!("../patches/none.yaml"),
-}];
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "none",
+        summary: "applies nothing; every document passes through byte for byte",
+        text: include_str!("../patches/none.yaml"),
+    },
+    Profile {
+        name: "ha",
+        summary: "topology spread over zones and nodes, and PodDisruptionBudgets for replicated workloads",
+        text: include_str!("../patches/ha.yaml"),
+    },
+    Profile {
+        name: "arm64",
+        summary: "schedule every pod on arm64 nodes; report pods pinned to another architecture",
+        text: include_str!("../patches/arm64.yaml"),
+    },
+];
 
 /// The profile used when neither `--profile` nor `--patches` is given.
 pub const DEFAULT_PROFILE: &str = "none";

@@ -1,8 +1,14 @@
 //! The actions a patch-file step can take. One file per action; adding one is a new file plus
 //! one line in `registry!` below.
 
+mod align_health_checks;
+mod generate_pod_disruption_budgets;
 mod json_patch;
 mod merge_patch;
+mod rewrite_probe_paths;
+mod schedule_on_arm64;
+mod spread_topology;
+mod workloads;
 
 use crate::manifest::Manifest;
 use anyhow::Result;
@@ -125,6 +131,11 @@ macro_rules! registry {
 registry! {
     json_patch::JsonPatch,
     merge_patch::MergePatch,
+    rewrite_probe_paths::RewriteProbePaths,
+    align_health_checks::AlignHealthChecks,
+    spread_topology::SpreadTopology,
+    schedule_on_arm64::ScheduleOnArm64,
+    generate_pod_disruption_budgets::GeneratePodDisruptionBudgets,
 }
 
 /// A context for an action's unit tests: `resource` alone in its stream.

@@ -1,0 +1,473 @@
+//! `generatePodDisruptionBudgets` (cross-resource): a `policy/v1` PodDisruptionBudget for each
+//! replicated Deployment and StatefulSet the stream does not already cover.
+
+use super::workloads::{self, selector_matches};
+use super::{Context, Outcome, Transform};
+use crate::manifest::Manifest;
+use anyhow::{Result, bail};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value, json};
+use std::fmt;
+
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "Options")]
+pub struct GeneratePodDisruptionBudgets {
+    budget: Budget,
+    name_suffix: String,
+}
+
+/// The options as written; checked together in `TryFrom`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
+    #[serde(default)]
+    max_unavailable: Option<IntOrPercent>,
+    #[serde(default)]
+    min_available: Option<IntOrPercent>,
+    #[serde(default)]
+    name_suffix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Budget {
+    MaxUnavailable(IntOrPercent),
+    MinAvailable(IntOrPercent),
+}
+
+/// A Kubernetes IntOrString budget: `1` or `"25%"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum IntOrPercent {
+    Int(u64),
+    Percent(u64),
+}
+
+impl fmt::Display for IntOrPercent {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            IntOrPercent::Int(n) => write!(f, "{n}"),
+            IntOrPercent::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl IntOrPercent {
+    fn to_value(self) -> Value {
+        match self {
+            IntOrPercent::Int(n) => json!(n),
+            IntOrPercent::Percent(_) => json!(self.to_string()),
+        }
+    }
+
+    /// How many pods it stands for out of `replicas`; percentages round up, as the
+    /// disruption controller rounds them.
+    fn of(self, replicas: u64) -> u64 {
+        match self {
+            IntOrPercent::Int(n) => n,
+            IntOrPercent::Percent(p) => (p * replicas).div_ceil(100),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrPercent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        let bad = |what: &str| {
+            serde::de::Error::custom(format!(
+                "expected a whole number or a percentage such as \"25%\", not {what}"
+            ))
+        };
+        match Raw::deserialize(d).map_err(|_| bad("that"))? {
+            Raw::Int(n) => Ok(IntOrPercent::Int(n)),
+            Raw::Text(text) => {
+                let p = text
+                    .strip_suffix('%')
+                    .and_then(|p| p.parse::<u64>().ok())
+                    .filter(|p| *p <= 100)
+                    .ok_or_else(|| bad(&format!("`{text}`")))?;
+                Ok(IntOrPercent::Percent(p))
+            }
+        }
+    }
+}
+
+impl TryFrom<Options> for GeneratePodDisruptionBudgets {
+    type Error = String;
+
+    fn try_from(o: Options) -> Result<Self, String> {
+        let budget = match (o.max_unavailable, o.min_available) {
+            (Some(_), Some(_)) => {
+                return Err("give `maxUnavailable` or `minAvailable`, not both".into());
+            }
+            (Some(IntOrPercent::Int(0) | IntOrPercent::Percent(0)), None) => {
+                return Err(
+                    "`maxUnavailable: 0` would block every node drain; use 1 or more".into(),
+                );
+            }
+            (None, Some(IntOrPercent::Percent(100))) => {
+                return Err(
+                    "`minAvailable: 100%` would block every node drain; use maxUnavailable instead"
+                        .into(),
+                );
+            }
+            (Some(max), None) => Budget::MaxUnavailable(max),
+            (None, Some(min)) => Budget::MinAvailable(min),
+            (None, None) => Budget::MaxUnavailable(IntOrPercent::Int(1)),
+        };
+        let name_suffix = o.name_suffix.unwrap_or_else(|| "-pdb".into());
+        if name_suffix.is_empty()
+            || !name_suffix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        {
+            return Err(format!(
+                "`nameSuffix` `{name_suffix}` must be lowercase letters, digits, `-` or `.`"
+            ));
+        }
+        Ok(GeneratePodDisruptionBudgets {
+            budget,
+            name_suffix,
+        })
+    }
+}
+
+impl Transform for GeneratePodDisruptionBudgets {
+    const KEY: &'static str = "generatePodDisruptionBudgets";
+    const SUMMARY: &'static str = "cross-resource: generate a policy/v1 PodDisruptionBudget for each replicated Deployment and StatefulSet";
+    const DOCS: &'static str = r#"**Cross-resource**: reads the whole stream. For every Deployment and StatefulSet that runs
+more than one replica, adds a `policy/v1` PodDisruptionBudget right after it, unless a
+PodDisruptionBudget in the stream already selects its pods.
+
+Why: without a budget, a node drain (cluster upgrade, autoscaler scale-down, spot eviction)
+may evict every replica at once. With `maxUnavailable: 1` drains go one pod at a time and the
+service stays up.
+
+How many replicas: when a HorizontalPodAutoscaler of the stream (`autoscaling/v2` or `v1`,
+same namespace, `scaleTargetRef` kind and name) scales the workload, its `minReplicas`
+(default 1) decides, since the autoscaler may shrink the workload to it; otherwise
+`spec.replicas` (absent means 1). Single-replica workloads never get a budget: it could only
+ever block drains, and `minAvailable` budgets that leave no pod to evict (`minAvailable` ≥
+the replicas) are refused with an error.
+
+The budget:
+- name `<workload><nameSuffix>` (`web-pdb`), the workload's namespace (none if it has none:
+  Helm's release namespace applies), the workload's labels;
+- `spec.selector`: the workload's `spec.selector`;
+- `maxUnavailable: 1` unless configured.
+
+It is filed after its workload with the workload's `# Source:` header and, for Helm 4, its
+`postrenderer.helm.sh/postrender-filename` annotation, so Helm keeps it with the workload's
+template. A second run sees the budget and generates nothing. A PodDisruptionBudget of that
+name that selects other pods is reported as a conflict. Hooks get no budget (Helm deletes
+hook resources on its own schedule).
+
+Target: `target: resource` (the default).
+
+Options (at most one of the first two):
+- `maxUnavailable`: a number (≥ 1) or a percentage (`"25%"`); default `1`.
+- `minAvailable`: a number or a percentage below 100%.
+- `nameSuffix`: default `-pdb`.
+
+Example:
+
+```yaml
+- name: pdbs
+  select: {kind: [Deployment, StatefulSet]}
+  generatePodDisruptionBudgets:
+    maxUnavailable: 1
+```
+"#;
+
+    fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
+        if !workloads::is_resource(target) {
+            return Ok(Outcome::NotApplicable(
+                "generatePodDisruptionBudgets expects `target: resource`".into(),
+            ));
+        }
+        let workload = ctx.resource;
+        if !matches!(ctx.kind, "Deployment" | "StatefulSet") || ctx.group != "apps" {
+            return Ok(Outcome::NotApplicable(format!(
+                "only Deployments and StatefulSets get a PodDisruptionBudget, not a {}",
+                ctx.kind
+            )));
+        }
+        if workload.is_hook() {
+            return Ok(Outcome::NotApplicable(
+                "Helm hooks get no PodDisruptionBudget".into(),
+            ));
+        }
+        let Some(selector) = target
+            .pointer("/spec/selector")
+            .filter(|s| s.as_object().is_some_and(|s| !s.is_empty()))
+        else {
+            return Ok(Outcome::NotApplicable(
+                "it has no spec.selector to select its pods by".into(),
+            ));
+        };
+        let (replicas, why) = match replica_floor(target, workload, ctx.stream) {
+            Ok(found) => found,
+            Err(reason) => return Ok(Outcome::NotApplicable(reason)),
+        };
+        if replicas <= 1 {
+            return Ok(Outcome::NotApplicable(format!(
+                "it runs fewer than two replicas ({why}); a PodDisruptionBudget could only block drains"
+            )));
+        }
+        if let Budget::MinAvailable(min) = self.budget
+            && min.of(replicas) >= replicas
+        {
+            bail!(
+                "minAvailable {min} leaves none of its {replicas} replicas ({why}) evictable, which blocks every node drain; use maxUnavailable or a lower minAvailable"
+            );
+        }
+        let labels = workloads::pod_template(workload, ctx.pod_templates)
+            .and_then(workloads::template_labels);
+        let namespace = workload.namespace();
+        let name = format!("{}{}", workload.name(), self.name_suffix);
+        let budgets = ctx
+            .stream
+            .iter()
+            .filter(|m| is_budget(m) && m.namespace() == namespace);
+        for budget in budgets {
+            let budget_selector = budget
+                .value
+                .as_ref()
+                .and_then(|v| v.pointer("/spec/selector"))
+                .unwrap_or(&Value::Null);
+            if selector_matches(budget_selector, labels) {
+                return Ok(Outcome::NotApplicable(format!(
+                    "{} already covers its pods",
+                    budget.id()
+                )));
+            }
+            if budget.name() == name {
+                return Ok(Outcome::Conflict(format!(
+                    "{} exists but selects other pods; not generating another of that name",
+                    budget.id()
+                )));
+            }
+        }
+        Ok(Outcome::Generate(self.budget_for(
+            workload,
+            &name,
+            selector.clone(),
+        )))
+    }
+}
+
+impl GeneratePodDisruptionBudgets {
+    fn budget_for(&self, workload: &Manifest, name: &str, selector: Value) -> Value {
+        let mut metadata = Map::new();
+        metadata.insert("name".into(), json!(name));
+        if !workload.namespace().is_empty() {
+            metadata.insert("namespace".into(), json!(workload.namespace()));
+        }
+        if let Some(labels) = workload.labels().filter(|l| !l.is_empty()) {
+            metadata.insert("labels".into(), Value::Object(labels.clone()));
+        }
+        let mut spec = Map::new();
+        match self.budget {
+            Budget::MaxUnavailable(n) => spec.insert("maxUnavailable".into(), n.to_value()),
+            Budget::MinAvailable(n) => spec.insert("minAvailable".into(), n.to_value()),
+        };
+        spec.insert("selector".into(), selector);
+        json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": metadata,
+            "spec": spec,
+        })
+    }
+}
+
+fn is_budget(m: &Manifest) -> bool {
+    m.is_resource() && m.kind() == "PodDisruptionBudget" && m.group() == "policy"
+}
+
+/// The fewest replicas the workload may run, and where that number comes from.
+fn replica_floor(
+    target: &Value,
+    workload: &Manifest,
+    stream: &[Manifest],
+) -> Result<(u64, String), String> {
+    let autoscaler = stream.iter().find(|m| {
+        m.is_resource()
+            && m.kind() == "HorizontalPodAutoscaler"
+            && m.group() == "autoscaling"
+            && m.namespace() == workload.namespace()
+            && m.value.as_ref().is_some_and(|v| {
+                v.pointer("/spec/scaleTargetRef/kind")
+                    .and_then(Value::as_str)
+                    == Some(workload.kind())
+                    && v.pointer("/spec/scaleTargetRef/name")
+                        .and_then(Value::as_str)
+                        == Some(workload.name())
+            })
+    });
+    if let Some(hpa) = autoscaler {
+        let min = match hpa
+            .value
+            .as_ref()
+            .and_then(|v| v.pointer("/spec/minReplicas"))
+        {
+            None | Some(Value::Null) => 1,
+            Some(n) => n
+                .as_u64()
+                .ok_or_else(|| format!("{}'s minReplicas is not a number", hpa.id()))?,
+        };
+        return Ok((min, format!("{} minReplicas {min}", hpa.id())));
+    }
+    match target.pointer("/spec/replicas") {
+        None | Some(Value::Null) => Ok((1, "no spec.replicas".into())),
+        Some(n) => {
+            let n = n
+                .as_u64()
+                .ok_or_else(|| "its spec.replicas is not a number".to_string())?;
+            Ok((n, format!("spec.replicas {n}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::{Mode, test_context};
+
+    fn deployment(replicas: Option<u64>) -> Value {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": "apps", "labels": {"app": "api", "team": "x"}},
+            "spec": {"selector": {"matchLabels": {"app": "api"}},
+                     "template": {"metadata": {"labels": {"app": "api", "v": "1"}},
+                                  "spec": {"containers": [{"name": "api"}]}}}});
+        if let Some(r) = replicas {
+            d["spec"]["replicas"] = json!(r);
+        }
+        d
+    }
+
+    fn hpa(min: u64) -> Value {
+        json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+               "metadata": {"name": "api", "namespace": "apps"},
+               "spec": {"minReplicas": min, "maxReplicas": 5,
+                        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"}}})
+    }
+
+    fn run_with(options: Value, workload: Value, others: Vec<Value>) -> Result<Outcome> {
+        let action: GeneratePodDisruptionBudgets = serde_json::from_value(options).unwrap();
+        let mut stream = vec![Manifest::from_value(1, workload.clone())];
+        stream.extend(others.into_iter().map(|v| Manifest::from_value(2, v)));
+        let mut target = workload;
+        let before = target.clone();
+        let outcome = action.apply(
+            &mut target,
+            &test_context(Mode::Overwrite, &stream[0], &stream),
+        );
+        assert_eq!(target, before, "the workload itself never changes");
+        outcome
+    }
+
+    fn run(workload: Value, others: Vec<Value>) -> Outcome {
+        run_with(json!({}), workload, others).unwrap()
+    }
+
+    #[test]
+    fn replicated_workloads_get_a_budget() {
+        let Outcome::Generate(pdb) = run(deployment(Some(3)), vec![]) else {
+            panic!()
+        };
+        assert_eq!(
+            pdb,
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                   "metadata": {"name": "api-pdb", "namespace": "apps",
+                                "labels": {"app": "api", "team": "x"}},
+                   "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "api"}}}})
+        );
+        // ... and a second run, which sees it, generates nothing.
+        assert!(matches!(
+            run(deployment(Some(3)), vec![pdb]),
+            Outcome::NotApplicable(r) if r == "PodDisruptionBudget/apps/api-pdb already covers its pods"
+        ));
+    }
+
+    #[test]
+    fn single_replicas_get_none() {
+        for (replicas, others) in [(None, vec![]), (Some(1), vec![]), (Some(3), vec![hpa(1)])] {
+            assert!(matches!(
+                run(deployment(replicas), others),
+                Outcome::NotApplicable(r) if r.starts_with("it runs fewer than two replicas")
+            ));
+        }
+        assert!(matches!(
+            run(deployment(None), vec![hpa(2)]),
+            Outcome::Generate(_)
+        ));
+    }
+
+    #[test]
+    fn options_shape_the_budget() {
+        let Ok(Outcome::Generate(pdb)) = run_with(
+            json!({"minAvailable": "50%", "nameSuffix": "-budget"}),
+            deployment(Some(2)),
+            vec![],
+        ) else {
+            panic!()
+        };
+        assert_eq!(pdb["metadata"]["name"], "api-budget");
+        assert_eq!(
+            pdb["spec"],
+            json!({"minAvailable": "50%", "selector": {"matchLabels": {"app": "api"}}})
+        );
+        let e = run_with(json!({"minAvailable": 2}), deployment(Some(2)), vec![])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "minAvailable 2 leaves none of its 2 replicas (spec.replicas 2) evictable, which blocks every node drain; use maxUnavailable or a lower minAvailable"
+        );
+        for bad in [
+            json!({"maxUnavailable": 0}),
+            json!({"maxUnavailable": "0%"}),
+            json!({"minAvailable": "100%"}),
+            json!({"minAvailable": 1, "maxUnavailable": 1}),
+            json!({"maxUnavailable": "half"}),
+            json!({"nameSuffix": "_PDB"}),
+            json!({"bogus": 1}),
+        ] {
+            assert!(
+                serde_json::from_value::<GeneratePodDisruptionBudgets>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn existing_budgets_are_respected() {
+        let other = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": "api-pdb", "namespace": "apps"},
+            "spec": {"selector": {"matchLabels": {"app": "db"}}}});
+        assert!(matches!(
+            run(deployment(Some(2)), vec![other.clone()]),
+            Outcome::Conflict(_)
+        ));
+        let mut elsewhere = other;
+        elsewhere["metadata"]["namespace"] = json!("other");
+        elsewhere["spec"]["selector"] = json!({});
+        assert!(matches!(
+            run(deployment(Some(2)), vec![elsewhere]),
+            Outcome::Generate(_)
+        ));
+        let statefulset = {
+            let mut d = deployment(Some(2));
+            d["kind"] = json!("StatefulSet");
+            d
+        };
+        assert!(matches!(run(statefulset, vec![]), Outcome::Generate(_)));
+        let mut daemonset = deployment(Some(2));
+        daemonset["kind"] = json!("DaemonSet");
+        assert!(matches!(run(daemonset, vec![]), Outcome::NotApplicable(_)));
+    }
+}
