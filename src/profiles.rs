@@ -17,6 +17,16 @@ pub const PROFILES: &[Profile] = &[
         text: include_str!("../patches/none.yaml"),
     },
     Profile {
+        name: "restricted",
+        summary: "Pod Security Standards restricted where it breaks nothing; reports the rest",
+        text: include_str!("../patches/restricted.yaml"),
+    },
+    Profile {
+        name: "baseline",
+        summary: "reports workloads failing Pod Security Standards baseline; changes nothing",
+        text: include_str!("../patches/baseline.yaml"),
+    },
+    Profile {
         name: "ha",
         summary: "topology spread over zones and nodes, and PodDisruptionBudgets for replicated workloads",
         text: include_str!("../patches/ha.yaml"),
@@ -28,8 +38,9 @@ pub const PROFILES: &[Profile] = &[
     },
 ];
 
-/// The profile used when neither `--profile` nor `--patches` is given.
-pub const DEFAULT_PROFILE: &str = "none";
+/// The profile used when neither `--profile` nor `--patches` is given: hardening is what
+/// people install a hardening post-renderer for.
+pub const DEFAULT_PROFILE: &str = "restricted";
 
 pub fn load(name: &str) -> Result<PatchSet> {
     let Some(profile) = PROFILES.iter().find(|p| p.name == name) else {

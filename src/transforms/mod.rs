@@ -1,13 +1,23 @@
 //! The actions a patch-file step can take. One file per action; adding one is a new file plus
 //! one line in `registry!` below.
 
+mod add_metadata;
 mod align_health_checks;
+mod check_pod_security;
+mod default_resources;
+mod disable_service_account_token;
 mod generate_pod_disruption_budgets;
+mod harden_containers;
 mod json_patch;
 mod merge_patch;
+mod rewrite_image_registry;
 mod rewrite_probe_paths;
+mod run_as_non_root;
 mod schedule_on_arm64;
+mod set_image_pull_policy;
+mod set_seccomp;
 mod spread_topology;
+mod targets;
 mod workloads;
 
 use crate::manifest::Manifest;
@@ -136,6 +146,15 @@ registry! {
     spread_topology::SpreadTopology,
     schedule_on_arm64::ScheduleOnArm64,
     generate_pod_disruption_budgets::GeneratePodDisruptionBudgets,
+    set_seccomp::SetSeccomp,
+    run_as_non_root::RunAsNonRoot,
+    harden_containers::HardenContainers,
+    check_pod_security::CheckPodSecurity,
+    disable_service_account_token::DisableServiceAccountToken,
+    set_image_pull_policy::SetImagePullPolicy,
+    default_resources::DefaultResources,
+    rewrite_image_registry::RewriteImageRegistry,
+    add_metadata::AddMetadata,
 }
 
 /// A context for an action's unit tests: `resource` alone in its stream.

@@ -1,0 +1,177 @@
+//! Helpers the pod-level and container-level built-in actions share: finding the pod spec
+//! or the containers whatever the step's `target`, and reading or creating the maps
+//! (`securityContext`, `resources`) they edit.
+
+use super::{Context, Outcome};
+use crate::pod;
+use serde_json::{Map, Value};
+
+/// What a step's action was handed: a whole resource, a pod spec or one container.
+enum Shape {
+    Resource,
+    PodSpec,
+    Container,
+}
+
+fn shape(target: &Value) -> Shape {
+    if target.get("kind").is_some_and(Value::is_string) && target.get("apiVersion").is_some() {
+        Shape::Resource
+    } else if target.get("containers").is_some() {
+        Shape::PodSpec
+    } else {
+        Shape::Container
+    }
+}
+
+/// The pod spec a pod-level action works on: the target itself with `target: podSpec`, or
+/// the resource's pod template with `target: resource`. `Err` is the outcome to return when
+/// there is none.
+pub fn pod_spec<'v>(target: &'v mut Value, ctx: &Context) -> Result<&'v mut Value, Outcome> {
+    match shape(target) {
+        Shape::Resource => pod::pod_spec_mut(target, ctx.kind, ctx.group, ctx.pod_templates)
+            .ok_or_else(|| Outcome::NotApplicable(format!("{} has no pod template", ctx.kind))),
+        Shape::PodSpec => Ok(target),
+        Shape::Container => Err(Outcome::NotApplicable(
+            "this action works on pod specs: use `target: podSpec` or `target: resource`".into(),
+        )),
+    }
+}
+
+/// The containers a container-level action works on, with a description of each for
+/// messages (`init container \`setup\``): every container of the pod spec with
+/// `target: resource` or `podSpec`, the target itself with `target: containers`.
+pub fn containers<'v>(
+    target: &'v mut Value,
+    ctx: &Context,
+) -> Result<Vec<(String, &'v mut Value)>, Outcome> {
+    if let Shape::Container = shape(target) {
+        let who = describe("containers", target);
+        return Ok(vec![(who, target)]);
+    }
+    let spec = pod_spec(target, ctx)?;
+    Ok(pod::containers_mut(spec)
+        .into_iter()
+        .map(|(list, c)| (describe(list, c), c))
+        .collect())
+}
+
+/// `container \`web\``, `init container \`setup\``, `ephemeral container \`debug\``.
+pub fn describe(list: &str, container: &Value) -> String {
+    let name = container.get("name").and_then(Value::as_str).unwrap_or("");
+    let kind = match list {
+        "initContainers" => "init container",
+        "ephemeralContainers" => "ephemeral container",
+        _ => "container",
+    };
+    format!("{kind} `{name}`")
+}
+
+/// Windows pods (`spec.os.name: windows`): the API rejects most Linux security fields on
+/// them, and the Pod Security Standards exempt them from those controls.
+pub fn is_windows(pod_spec: &Value) -> bool {
+    pod_spec.pointer("/os/name").and_then(Value::as_str) == Some("windows")
+}
+
+/// The map under `key` of an object, created when absent or `null` (`securityContext:` with
+/// nothing after it reads as `null`). `None` when the holder or the value is not a map.
+pub fn map_entry<'v>(holder: &'v mut Value, key: &str) -> Option<&'v mut Map<String, Value>> {
+    child_map(holder.as_object_mut()?, key)
+}
+
+/// [`map_entry`] for a holder already known to be a map.
+pub fn child_map<'m>(
+    map: &'m mut Map<String, Value>,
+    key: &str,
+) -> Option<&'m mut Map<String, Value>> {
+    let slot = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if slot.is_null() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut()
+}
+
+/// A value of the holder's `securityContext`, without creating anything.
+pub fn security_field<'v>(holder: &'v Value, field: &str) -> Option<&'v Value> {
+    holder.get("securityContext")?.get(field)
+}
+
+/// Sets `key` to `value` when it is absent (or `null`); true if it set it.
+pub fn set_if_absent(map: &mut Map<String, Value>, key: &str, value: Value) -> bool {
+    match map.get(key) {
+        Some(existing) if !existing.is_null() => false,
+        _ => {
+            map.insert(key.to_string(), value);
+            true
+        }
+    }
+}
+
+/// The outcome for what an action did: `Partial` with every reason when something was left
+/// alone, `Applied` otherwise.
+pub fn outcome(conflicts: Vec<String>) -> Outcome {
+    if conflicts.is_empty() {
+        Outcome::Applied
+    } else {
+        Outcome::Partial(conflicts.join("; "))
+    }
+}
+
+/// Runs an action, built from `options` as a patch file would, on `target` inside a Pod, for
+/// the actions' unit tests.
+#[cfg(test)]
+pub fn run_for_test<T>(options: Value, target: &mut Value) -> Outcome
+where
+    T: super::Transform + serde::de::DeserializeOwned,
+{
+    let action: T = serde_json::from_value(options).expect("valid options");
+    let pod = crate::manifest::Manifest::from_value(
+        1,
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod"}),
+    );
+    let stream = [];
+    action
+        .apply(
+            target,
+            &super::test_context(super::Mode::Overwrite, &pod, &stream),
+        )
+        .expect("the action applies")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+    use crate::transforms::{Mode, test_context};
+    use serde_json::json;
+
+    #[test]
+    fn finds_the_pod_spec_whatever_the_target() {
+        let m = Manifest::from_value(1, json!({"apiVersion": "apps/v1", "kind": "Deployment"}));
+        let stream = [];
+        let ctx = test_context(Mode::Overwrite, &m, &stream);
+        let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
+        assert!(pod_spec(&mut deployment, &ctx).is_ok());
+        let mut spec = json!({"containers": [{"name": "a"}], "initContainers": [{"name": "i"}]});
+        let names: Vec<_> = containers(&mut spec, &ctx)
+            .unwrap()
+            .into_iter()
+            .map(|(who, _)| who)
+            .collect();
+        assert_eq!(names, ["container `a`", "init container `i`"]);
+        let mut container = json!({"name": "a", "image": "x"});
+        assert!(matches!(
+            pod_spec(&mut container, &ctx),
+            Err(Outcome::NotApplicable(_))
+        ));
+        assert_eq!(containers(&mut container, &ctx).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn map_entry_replaces_null_and_refuses_scalars() {
+        let mut c = json!({"securityContext": null, "resources": 3});
+        assert!(map_entry(&mut c, "securityContext").is_some());
+        assert_eq!(c["securityContext"], json!({}));
+        assert!(map_entry(&mut c, "resources").is_none());
+    }
+}
