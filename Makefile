@@ -21,6 +21,7 @@ example: release ## harden the bundled example stream and print the result
 
 tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin
 	./scripts/fetch-tools.sh
+	./scripts/fetch-schema-validator.sh
 
 oracle: ## build the goyaml oracle (what Kubernetes reads from YAML) into .tools/bin
 	./scripts/build-oracle.sh $(SHARED)/tools/goyaml-oracle
