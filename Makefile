@@ -41,6 +41,7 @@ fmt: ## format the code
 
 bless: ## regenerate golden expectations (review the diff before committing)
 	BLESS=1 $(CARGO) test --test golden
+	BLESS=1 $(CARGO) test --test seeds each_profile_changes_only_what_it_is_for
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden

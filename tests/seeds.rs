@@ -64,6 +64,12 @@ const ETL_ENGINE_PRODUCTION: Seed = Seed {
     ..ETL_ENGINE
 };
 
+const ETL_ENGINE_FIXED_REPLICAS: Seed = Seed {
+    name: "etl-engine-fixed-replicas",
+    values: &["values-fixed-replicas.yaml"],
+    ..ETL_ENGINE
+};
+
 /// Every chart and profile the golden files cover.
 const RUNS: &[(Seed, &str)] = &[
     (PULSE_OS, "pulse-os"),
@@ -310,10 +316,12 @@ fn bless() -> bool {
 fn every_seed_renders_with_helm_4_and_3_and_passes_through_untouched() {
     for seed in [
         PULSE_OS,
+        PULSE_OS_TARGETREF_NAMESPACE,
         HEALTH_API,
         HEALTH_API_PRODUCTION,
         ETL_ENGINE,
         ETL_ENGINE_PRODUCTION,
+        ETL_ENGINE_FIXED_REPLICAS,
     ] {
         for helm in ["helm", "helm3"] {
             let input = seed.render_with(helm);
@@ -707,10 +715,20 @@ fn health_api_gets_a_budget_from_its_hpa_and_the_single_replica_etl_engine_none(
     assert_eq!(api.pdbs().len(), 1);
     assert_spread_by_own_selector(&api, deployment);
 
-    let etl = ETL_ENGINE.harden("ha");
-    assert!(
-        etl.pdbs().is_empty(),
-        "a budget on one replica (HPA min 1) would block node drains"
+    for seed in [ETL_ENGINE, ETL_ENGINE_FIXED_REPLICAS] {
+        let etl = seed.harden("ha");
+        assert!(
+            etl.pdbs().is_empty(),
+            "{}: a budget on one replica would block node drains",
+            etl.label
+        );
+    }
+    let fixed = ETL_ENGINE_FIXED_REPLICAS.rendered();
+    assert_eq!(
+        documents(&fixed)[ETL_DEPLOYMENT]
+            .value
+            .pointer("/spec/replicas"),
+        Some(&json!(1))
     );
 }
 
