@@ -44,8 +44,12 @@ to the same probe. The policy's `port` is the port the load balancer probes on t
 target (the pod), so when the policy sets one it is set to the probe's port; it is also added
 when the probe listens on another port than the one the Service sends traffic to.
 
-Namespaces are compared as written: a Helm chart that leaves `metadata.namespace` out
-everywhere works (all empty); mixing written and implied namespaces does not resolve.
+Namespaces: a resource without `metadata.namespace` lands in Helm's release namespace,
+which a post-renderer is not told. So an implied (empty) namespace matches any written one:
+the Service is looked up in the targetRef's namespace first, then among Services with an
+implied namespace; its pods are looked for in the Service's namespace and among workloads
+with an implied one. A chart that writes `namespace: {{ .Release.Namespace }}` in the
+targetRef but leaves it out of its Services and Deployments (the Pulse-OS chart) resolves.
 
 Reported, policy left unchanged:
 - skipped: the policy checks gRPC, the Service or a workload it selects is not in the
@@ -162,15 +166,19 @@ fn resolve(policy: &Value, ctx: &Context) -> Result<Alignment, Unresolved> {
         ns => ns,
     };
     let service_id = qualified("Service", namespace, text("name"));
+    let is_target = |m: &&Manifest| {
+        m.is_resource() && m.kind() == "Service" && m.group().is_empty() && m.name() == text("name")
+    };
     let service = ctx
         .stream
         .iter()
-        .find(|m| {
-            m.is_resource()
-                && m.kind() == "Service"
-                && m.group().is_empty()
-                && m.name() == text("name")
-                && m.namespace() == namespace
+        .filter(is_target)
+        .find(|m| m.namespace() == namespace)
+        .or_else(|| {
+            ctx.stream
+                .iter()
+                .filter(is_target)
+                .find(|m| m.namespace().is_empty())
         })
         .ok_or_else(|| skip(format!("{service_id} is not in the stream")))?;
     let selector = service
@@ -191,7 +199,12 @@ fn resolve(policy: &Value, ctx: &Context) -> Result<Alignment, Unresolved> {
     let workloads: Vec<&Manifest> = ctx
         .stream
         .iter()
-        .filter(|m| m.is_resource() && m.namespace() == namespace)
+        .filter(|m| {
+            m.is_resource()
+                && (m.namespace() == service.namespace()
+                    || m.namespace().is_empty()
+                    || service.namespace().is_empty())
+        })
         .filter(|m| {
             workloads::pod_template(m, ctx.pod_templates)
                 .is_some_and(|t| service_selects(selector, workloads::template_labels(t)))
@@ -483,6 +496,32 @@ mod tests {
         );
         assert_eq!(p["spec"]["default"]["port"], 8888);
         assert_eq!(p["spec"]["default"]["interval"], "5s");
+    }
+
+    #[test]
+    fn implied_namespaces_match_the_release_namespace_in_the_target_ref() {
+        // Helm charts often leave metadata.namespace out and write the release namespace only
+        // where a field needs it, as the Pulse-OS chart does in its targetRef.
+        let mut p = policy("exec", "execution-api", None);
+        p["spec"]["targetRef"]["namespace"] = json!("apps");
+        let probe = http("/management/api/v1/status", json!("mgmt-http"));
+        let (p, outcome) = run(
+            p,
+            vec![service("execution-api", 80, json!(8989)), api(probe)],
+            Mode::Overwrite,
+        );
+        assert_eq!(outcome, Outcome::Applied);
+        assert_eq!(
+            p["spec"]["default"]["http"]["path"],
+            "/execution/api/v1/status"
+        );
+        // A Service written into another namespace is not the one the policy names.
+        let mut other = service("execution-api", 80, json!(8989));
+        other["metadata"]["namespace"] = json!("elsewhere");
+        let mut p = policy("exec", "execution-api", None);
+        p["spec"]["targetRef"]["namespace"] = json!("apps");
+        let (_, outcome) = run(p, vec![other], Mode::Overwrite);
+        assert!(matches!(outcome, Outcome::NotApplicable(_)), "{outcome:?}");
     }
 
     #[test]
