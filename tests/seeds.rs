@@ -423,7 +423,6 @@ fn pulse_os_health_checks_probe_the_paths_the_containers_answer_on() {
 /// The policies say `namespace: apps` (the release namespace) while the Services, rendered
 /// with `helm template -n apps`, leave it implied. The same Service to Kubernetes.
 #[test]
-#[ignore = "alignHealthChecks compares namespaces as written: targetRef.namespace `apps` does not find the implied-namespace Service"]
 fn pulse_os_health_checks_align_when_the_policy_names_the_release_namespace() {
     assert_health_checks_aligned(PULSE_OS_TARGETREF_NAMESPACE);
 }
