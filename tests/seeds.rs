@@ -792,18 +792,19 @@ fn schema_validator() -> PathBuf {
     path
 }
 
-/// Every built-in kind of every output (the generated PodDisruptionBudgets included) is valid
-/// for Kubernetes 1.32, unknown fields rejected; the seeds' custom resources are skipped.
-#[test]
-fn every_output_is_valid_for_kubernetes_1_32() {
+/// Validates every stream against the Kubernetes 1.32 schemas, unknown fields rejected, and
+/// returns how many documents were checked. Only the seeds' custom resources may go unchecked.
+fn assert_valid_for_kubernetes_1_32(label: &str, streams: &[(String, Vec<u8>)]) -> usize {
     let validator = schema_validator();
-    let dir =
-        std::env::temp_dir().join(format!("pulse-harden-seeds-schema-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "pulse-harden-schema-{label}-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
-    for &(seed, profile) in RUNS {
-        let file = dir.join(format!("{}.{profile}.yaml", seed.name));
-        std::fs::write(&file, seed.harden(profile).stdout).unwrap();
+    for (name, bytes) in streams {
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, bytes).unwrap();
         files.push(file);
     }
     let out = Command::new(&validator)
@@ -835,23 +836,58 @@ fn every_output_is_valid_for_kubernetes_1_32() {
         "invalid for Kubernetes 1.32:\n{}",
         problems.join("\n")
     );
-    assert!(
-        validated > 50,
-        "only {validated} documents validated:\n{report}"
-    );
+    validated
 }
 
+/// Every built-in kind of every seed output (the generated PodDisruptionBudgets included).
 #[test]
-fn baseline_leaves_the_seeds_byte_for_byte() {
-    // None of the seeds asks for host namespaces, hostPath or privileges: nothing to report.
-    for seed in [PULSE_OS, HEALTH_API, ETL_ENGINE] {
-        let out = seed.harden("baseline");
-        assert!(
-            out.stdout == seed.rendered(),
-            "{}: the seeds already meet baseline",
-            out.label
-        );
-    }
+fn every_seed_output_is_valid_for_kubernetes_1_32() {
+    let outputs: Vec<_> = RUNS
+        .iter()
+        .map(|&(seed, profile)| {
+            (
+                format!("{}.{profile}", seed.name),
+                seed.harden(profile).stdout,
+            )
+        })
+        .collect();
+    let validated = assert_valid_for_kubernetes_1_32("seeds", &outputs);
+    assert!(validated > 50, "only {validated} documents validated");
+}
+
+/// The `restricted` profile over every chart of `../shared/corpus/` and `helm create`'s
+/// scaffold: nothing it writes becomes invalid for Kubernetes 1.32. (The inputs all validate.)
+#[test]
+fn restricted_corpus_and_scaffold_stay_valid_for_kubernetes_1_32() {
+    let corpus = root().join("../shared/corpus");
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| panic!("missing corpus {}: {e}", corpus.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    assert!(inputs.len() >= 10, "the corpus has {} charts", inputs.len());
+    let scratch =
+        std::env::temp_dir().join(format!("pulse-harden-scaffold-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let scaffold = helm::create("helm", &scratch, "scaffold");
+    inputs.push((
+        "scaffold".into(),
+        helm::template("helm", "scaffold", &scaffold, "default", &[]),
+    ));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let outputs: Vec<_> = inputs
+        .iter()
+        .map(|(name, bytes)| {
+            let hardened = run(bytes, &profile_args("restricted")).stdout;
+            (format!("{name}.restricted"), hardened)
+        })
+        .collect();
+    let validated = assert_valid_for_kubernetes_1_32("corpus", &outputs);
+    assert!(validated > 150, "only {validated} documents validated");
 }
 
 /// The report of a run, through the library (the CLI prints it elsewhere), as JSON entries.

@@ -17,8 +17,33 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// `helm template RELEASE CHART -n NAMESPACE [-f VALUES]...` with a fresh HELM_*_HOME, so no
-/// repository, plugin or setting of the machine leaks in. Panics with Helm's stderr on failure.
+/// Runs `helm ARGS...` with a fresh HELM_*_HOME, so no repository, plugin or setting of the
+/// machine leaks in, and returns its stdout. Panics with Helm's stderr on failure.
+pub fn run(helm: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let home = std::env::temp_dir().join(format!(
+        "pulse-harden-helm-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let out = Command::new(binary(helm))
+        .args(args)
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env_remove("HELM_PLUGINS")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {helm}: {e}"));
+    let _ = std::fs::remove_dir_all(&home);
+    assert!(
+        out.status.success(),
+        "{helm} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `helm template RELEASE CHART --namespace NAMESPACE [--values FILE]...`.
 pub fn template(
     helm: &str,
     release: &str,
@@ -26,32 +51,23 @@ pub fn template(
     namespace: &str,
     values: &[PathBuf],
 ) -> Vec<u8> {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let home = std::env::temp_dir().join(format!(
-        "pulse-harden-helm-{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut cmd = Command::new(binary(helm));
-    cmd.args(["template", release])
-        .arg(chart)
-        .args(["--namespace", namespace])
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env_remove("HELM_PLUGINS");
+    let mut args = vec![
+        "template".as_ref(),
+        release.as_ref(),
+        chart.as_os_str(),
+        "--namespace".as_ref(),
+        namespace.as_ref(),
+    ];
     for file in values {
-        cmd.arg("--values").arg(file);
+        args.push("--values".as_ref());
+        args.push(file.as_os_str());
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {helm}: {e}"));
-    let _ = std::fs::remove_dir_all(&home);
-    assert!(
-        out.status.success(),
-        "{helm} template {release} {} failed:\n{}",
-        chart.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    run(helm, &args)
+}
+
+/// `helm create NAME` inside `parent`: Helm's own scaffold chart, at `parent/NAME`.
+pub fn create(helm: &str, parent: &Path, name: &str) -> PathBuf {
+    let chart = parent.join(name);
+    run(helm, &["create".as_ref(), chart.as_os_str()]);
+    chart
 }
