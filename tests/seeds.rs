@@ -122,12 +122,19 @@ impl Seed {
             "{} with {profile}: a second run changed the output",
             self.name
         );
-        Hardened {
+        let hardened = Hardened {
             label: format!("{} with {profile}", self.name),
             input: documents(&input),
             output: documents(&first.stdout),
             stdout: first.stdout,
-        }
+        };
+        // Generated documents are filed after their owners; the chart's keep their order.
+        let kept: Vec<String> = ids(&hardened.stdout)
+            .into_iter()
+            .filter(|id| hardened.input.contains_key(id))
+            .collect();
+        assert_eq!(kept, ids(&input), "{}: documents reordered", hardened.label);
+        hardened
     }
 }
 
@@ -182,6 +189,21 @@ struct Hardened {
     stdout: Vec<u8>,
 }
 
+/// `Kind/namespace/name` of every resource, in stream order.
+fn ids(bytes: &[u8]) -> Vec<String> {
+    let stream = stream::read(bytes).expect("the stream parses");
+    stream
+        .manifests
+        .iter()
+        .filter(|m| m.value.is_some())
+        .map(key_of)
+        .collect()
+}
+
+fn key_of(m: &pulse_harden::manifest::Manifest) -> String {
+    format!("{}/{}/{}", m.kind(), m.namespace(), m.name())
+}
+
 fn documents(bytes: &[u8]) -> BTreeMap<String, Doc> {
     let stream = stream::read(bytes).expect("the stream parses");
     let mut docs = BTreeMap::new();
@@ -189,7 +211,7 @@ fn documents(bytes: &[u8]) -> BTreeMap<String, Doc> {
         let Some(value) = m.value.clone() else {
             continue;
         };
-        let key = format!("{}/{}/{}", m.kind(), m.namespace(), m.name());
+        let key = key_of(&m);
         let doc = Doc { raw: m.raw, value };
         assert!(docs.insert(key.clone(), doc).is_none(), "{key} twice");
     }
