@@ -7,7 +7,7 @@ mod common;
 
 use common::helm;
 use common::pss::{self, Level};
-use pulse_harden::{patchfile, pipeline, profiles, stream};
+use pulse_harden::{patchfile, pipeline, stream};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -919,15 +919,16 @@ fn restricted_corpus_and_scaffold_stay_valid_for_kubernetes_1_32() {
 }
 
 /// The report of a run, through the library (the CLI prints it elsewhere), as JSON entries.
+/// Profiles load from their files in `patches/`, the text the binary embeds.
 fn report(input: &[u8], profile: &str) -> Vec<Value> {
-    let sets = if profile == "pulse-os" {
-        ["restricted.yaml", "pulse-os.yaml"]
-            .iter()
-            .flat_map(|f| patchfile::load_path(&root().join("patches").join(f)).unwrap())
-            .collect()
-    } else {
-        vec![profiles::load(profile).unwrap()]
+    let files: &[&str] = match profile {
+        "pulse-os" => &["restricted", "pulse-os"],
+        other => &[other],
     };
+    let sets: Vec<_> = files
+        .iter()
+        .flat_map(|f| patchfile::load_path(&root().join(format!("patches/{f}.yaml"))).unwrap())
+        .collect();
     let mut stream = stream::read(input).unwrap();
     let report = pipeline::run(&mut stream.manifests, &sets).unwrap();
     let report = serde_json::to_value(&report).unwrap();
