@@ -28,6 +28,7 @@ example: release ## harden the bundled example stream and print the result
 
 tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin
 	./scripts/fetch-tools.sh
+	./scripts/fetch-schema-validator.sh
 
 oracle: ## build the goyaml oracle (what Kubernetes reads from YAML) into .tools/bin
 	./scripts/build-oracle.sh $(SHARED)/tools/goyaml-oracle
@@ -47,6 +48,7 @@ fmt: ## format the code
 
 bless: ## regenerate golden expectations (review the diff before committing)
 	BLESS=1 $(CARGO) test --test golden --test report
+	BLESS=1 $(CARGO) test --test seeds each_profile_changes_only_what_it_is_for
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden
