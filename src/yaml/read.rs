@@ -14,8 +14,13 @@ use std::fmt;
 
 /// How deep collections may nest; real manifests stay far below this.
 pub const MAX_DEPTH: usize = 1_000;
-/// How many nodes one document may expand to, aliases included (stops "billion laughs").
+/// How many nodes one document may expand to, aliases included.
 pub const MAX_NODES: usize = 5_000_000;
+/// How many nodes aliases may add to a document beyond the nodes it spells out (more only
+/// when the document spells out more itself). goyaml accepts any aliasing up to 400,000 nodes;
+/// past that, memory stays proportional to the input, so a few hundred bytes of "billion
+/// laughs" cannot take gigabytes.
+pub const MAX_ALIAS_NODES: usize = 400_000;
 
 const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
@@ -92,6 +97,8 @@ struct Reader {
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
+    /// The part of `nodes` that aliases repeat.
+    alias_nodes: usize,
     hazards: Vec<Hazard>,
     root: Option<Value>,
 }
@@ -101,6 +108,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
+        alias_nodes: 0,
         hazards: Vec::new(),
         root: None,
     };
@@ -142,6 +150,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                 };
                 // Count before cloning, so a bomb is refused before it takes memory.
                 reader.count(size, pos)?;
+                reader.count_alias(size, pos)?;
                 let value = reader.anchors[&id].0.clone();
                 reader.finish(Node {
                     value,
@@ -242,6 +251,20 @@ impl Reader {
             return Err(err(
                 pos,
                 &format!("aliases expand this document beyond {MAX_NODES} nodes"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn count_alias(&mut self, nodes: usize, pos: Pos) -> Result<(), ReadError> {
+        self.alias_nodes = self.alias_nodes.saturating_add(nodes);
+        let spelled_out = self.nodes - self.alias_nodes;
+        if self.alias_nodes > MAX_ALIAS_NODES.max(spelled_out) {
+            return Err(err(
+                pos,
+                &format!(
+                    "aliases expand this document beyond {MAX_ALIAS_NODES} nodes more than it spells out (an alias bomb?)"
+                ),
             ));
         }
         Ok(())
