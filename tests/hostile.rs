@@ -481,6 +481,25 @@ fn pathological_globs_stay_linear() {
 }
 
 #[test]
+fn a_patch_file_cannot_make_a_document_explode() {
+    // Each copy doubles `data`: forty would need 2^40 nodes.
+    let mut patch = String::from(
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: double\n    jsonPatch:\n",
+    );
+    for i in 0..40 {
+        patch.push_str(&format!(
+            "      - {{op: copy, from: /data, path: /data/x{i}}}\n"
+        ));
+    }
+    let r = run(b"kind: A\ndata: {k: v}\n", Some(&patch));
+    r.assert_clear_error(&[
+        "step `double` failed on A/ in document 1",
+        "copying /data would grow the document beyond 1000000 nodes",
+    ]);
+    r.assert_within(30, 256 * MIB);
+}
+
+#[test]
 fn a_patch_file_cannot_run_commands_or_read_files() {
     // Keys that would in other tools are unknown fields here, at the top and in a step.
     for key in [
