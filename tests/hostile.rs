@@ -435,11 +435,14 @@ fn json_input_is_yaml() {
 #[test]
 fn a_truncated_stream_is_an_error_or_a_shorter_stream() {
     let input = std::fs::read(golden("wildcard-pull-policy/input.yaml")).unwrap();
-    // Every cut point, through the library: reads and writes back byte for byte, or fails;
-    // hardened, the output reads back as what the pipeline computed, and is idempotent.
+    // Every cut point, through the library: reads and writes back byte for byte, or fails.
+    // Hardened (every line end and every 7th byte, to stay quick in debug): the output reads
+    // back as what the pipeline computed, and a second run changes nothing.
     for cut in 0..input.len() {
         checks::stream_roundtrip(&input[..cut]);
-        checks::engine(&input[..cut]);
+        if cut % 7 == 0 || input.get(cut.wrapping_sub(1)) == Some(&b'\n') {
+            checks::engine(&input[..cut]);
+        }
     }
     // A few through the binary: inside a quoted string, a flow list, and mid-document.
     let text = "---\nkind: ConfigMap\nmetadata:\n  name: \"web\"\ndata: [1, 2]\n";
