@@ -12,10 +12,10 @@ PLUGIN_DIR := dist/pulse-harden
 PLUGIN_SIGN_KEY ?=
 
 .PHONY: help build release test unit lint fmt bless example install tools oracle clean
-.PHONY: plugin plugin-package install-plugin
+.PHONY: plugin plugin-package install-plugin fuzz fuzz-install test-hostile-full
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 build: ## debug build
 	$(CARGO) build
@@ -49,6 +49,26 @@ fmt: ## format the code
 bless: ## regenerate golden expectations (review the diff before committing)
 	BLESS=1 $(CARGO) test --test golden --test report
 	BLESS=1 $(CARGO) test --test seeds each_profile_changes_only_what_it_is_for
+
+FUZZ_TARGETS := stream_roundtrip patchfile_parse engine
+FUZZ_TIME ?= 60
+# cargo-fuzz needs nightly-only compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+
+fuzz-install: ## install cargo-fuzz (libFuzzer driver) from crates.io
+	$(CARGO) install --locked cargo-fuzz
+
+fuzz: ## fuzz every target for FUZZ_TIME seconds each (default 60), seeded, from fuzz/seeds
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		echo "== fuzz $$t for $(FUZZ_TIME)s" && \
+		$(FUZZ) run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-seed=1 -max_total_time=$(FUZZ_TIME) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+			|| exit 1; \
+	done
+
+test-hostile-full: ## the hostile-input tests at full size (a 100 MB scalar, ...), release build
+	$(CARGO) test --release --test hostile -- --include-ignored
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden

@@ -23,6 +23,7 @@ use serde_saphyr::Spanned;
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// An ordered list of steps, from one patch file or profile.
 #[derive(Debug)]
@@ -181,11 +182,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                         }
                         action = Some(found);
                     }
-                    None => {
-                        let mut expected: Vec<&str> = STEP_FIELDS.to_vec();
-                        expected.extend(Action::KEYS);
-                        return Err(de::Error::unknown_field(other, leak(expected)));
-                    }
+                    None => return Err(de::Error::unknown_field(other, step_keys())),
                 },
             }
         }
@@ -211,10 +208,11 @@ impl<'de> Visitor<'de> for StepVisitor {
     }
 }
 
-/// serde wants `&'static [&'static str]` for the list of expected fields; it is built once per
-/// error, which ends the program.
-fn leak(fields: Vec<&'static str>) -> &'static [&'static str] {
-    Box::leak(fields.into_boxed_slice())
+/// Every key a step may have. serde wants `&'static [&'static str]`; built once, so a library
+/// caller that sees many bad patch files does not leak a list per error.
+fn step_keys() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| STEP_FIELDS.iter().chain(Action::KEYS).copied().collect())
 }
 
 /// Reads one patch set from text; `origin` names it in errors (`file:line:column: ...`).

@@ -168,13 +168,16 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
                 let value = remove_keeping_order(doc, from)?;
                 patch(doc, PatchOperation::Add(AddOperation { path, value }))?
             }
-            Op::Copy => patch(
-                doc,
-                PatchOperation::Copy(CopyOperation {
-                    from: from.clone().unwrap_or_default(),
-                    path,
-                }),
-            )?,
+            Op::Copy => {
+                let from = from.clone().unwrap_or_default();
+                // `copy /data → /data/x` doubles the document: twenty of them in a patch file
+                // would take gigabytes. Refuse to grow a document past what we would read.
+                let copied = doc.pointer(from.as_str()).map_or(0, count_nodes);
+                if count_nodes(doc).saturating_add(copied) > MAX_NODES {
+                    bail!("copying {from} would grow the document beyond {MAX_NODES} nodes");
+                }
+                patch(doc, PatchOperation::Copy(CopyOperation { from, path }))?
+            }
             Op::Test => {
                 let actual = doc.pointer(path.as_str());
                 if actual != Some(&op.value) {
@@ -197,6 +200,29 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// How large `copy` may grow a document: ten times the largest object etcd stores (1.5 MB
+/// of JSON is at most ~100,000 nodes), and a bound on the memory a patch file can demand.
+const MAX_NODES: usize = 1_000_000;
+
+/// How many nodes `value` holds, counting stopped just past `MAX_NODES`; without recursion,
+/// as copies can nest deeper than the stack allows.
+fn count_nodes(value: &Value) -> usize {
+    let mut count = 0;
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        count += 1;
+        if count > MAX_NODES {
+            break;
+        }
+        match v {
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => pending.extend(map.values()),
+            _ => {}
+        }
+    }
+    count
 }
 
 /// For `ifAbsent`: the path exists already, or (for an append) the list holds the value.
@@ -341,6 +367,19 @@ mod tests {
         assert_eq!(
             format!("{e:#}"),
             "operation 1 (`add` /x/y): /x/y: the path (or its parent) does not exist"
+        );
+    }
+
+    #[test]
+    fn copies_cannot_grow_a_document_without_bound() {
+        let mut doc = json!({"data": {"k": "v"}});
+        let ops: Vec<Value> = (0..40)
+            .map(|i| json!({"op": "copy", "from": "/data", "path": format!("/data/x{i}")}))
+            .collect();
+        let e = run(Value::Array(ops), &mut doc, Mode::Overwrite).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("would grow the document beyond 1000000 nodes"),
+            "{e:#}"
         );
     }
 

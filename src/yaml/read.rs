@@ -14,7 +14,7 @@ use std::fmt;
 
 /// How deep collections may nest; real manifests stay far below this.
 pub const MAX_DEPTH: usize = 1_000;
-/// How many nodes one document may expand to, aliases included (stops "billion laughs").
+/// How many nodes one document may expand to, aliases included.
 pub const MAX_NODES: usize = 5_000_000;
 
 const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
@@ -92,6 +92,8 @@ struct Reader {
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
+    /// The part of `nodes` that aliases repeat.
+    alias_nodes: usize,
     hazards: Vec<Hazard>,
     root: Option<Value>,
 }
@@ -101,6 +103,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
+        alias_nodes: 0,
         hazards: Vec::new(),
         root: None,
     };
@@ -140,8 +143,10 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                 let Some(&(_, size)) = reader.anchors.get(&id) else {
                     return Err(err(pos, "alias to an anchor that is not complete yet"));
                 };
-                // Count before cloning, so a bomb is refused before it takes memory.
-                reader.count(size, pos)?;
+                // Count before cloning, so a bomb is refused before it takes memory. goyaml
+                // counts the alias node itself too.
+                reader.count(size + 1, pos)?;
+                reader.count_alias(size, pos)?;
                 let value = reader.anchors[&id].0.clone();
                 reader.finish(Node {
                     value,
@@ -242,6 +247,26 @@ impl Reader {
             return Err(err(
                 pos,
                 &format!("aliases expand this document beyond {MAX_NODES} nodes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// goyaml v2's "excessive aliasing" rule, which Kubernetes applies: past 1,000 nodes, at
+    /// most 99% of them may come from aliases, falling to 10% between 400,000 and 4,000,000
+    /// nodes. It also keeps memory proportional to the input: a few hundred bytes of "billion
+    /// laughs" stop at a few thousand nodes.
+    fn count_alias(&mut self, nodes: usize, pos: Pos) -> Result<(), ReadError> {
+        const LOW: f64 = 400_000.0;
+        const HIGH: f64 = 4_000_000.0;
+        self.alias_nodes = self.alias_nodes.saturating_add(nodes);
+        let total = self.nodes as f64;
+        let allowed = 0.99 - 0.89 * ((total - LOW) / (HIGH - LOW)).clamp(0.0, 1.0);
+        if self.alias_nodes > 100 && self.nodes > 1_000 && self.alias_nodes as f64 / total > allowed
+        {
+            return Err(err(
+                pos,
+                "aliases make up more of this document than Kubernetes allows (excessive aliasing, an alias bomb?)",
             ));
         }
         Ok(())
@@ -496,7 +521,10 @@ mod tests {
             ));
         }
         let e = read_document(&text).unwrap_err();
-        assert!(e.message.contains("beyond"), "{e}");
+        assert!(e.message.contains("excessive aliasing"), "{e}");
+        // Aliasing goyaml accepts: a few anchors, reused.
+        let v = read("a: &a {x: [1, 2, 3]}\nb: *a\nc: [*a, *a]\n");
+        assert_eq!(v["c"][1], json!({"x": [1, 2, 3]}));
     }
 
     #[test]

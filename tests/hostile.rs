@@ -1,0 +1,557 @@
+//! Hostile input, through the real binary: every case ends in a clear error (exit 2, a located
+//! message, nothing on stdout) or in correct output, within bounded time and memory (peak RSS
+//! of the child, from `wait4`). Also replays every input the fuzzers crashed on.
+//!
+//! Sizes are cut down where a debug build would take more than a few seconds; the `#[ignore]`d
+//! `full_size_*` tests run them at full size (`make test-hostile-full`, release build).
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+use pulse_harden::glob::Glob;
+use pulse_harden::stream;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1024 * 1024;
+
+/// A patch set that changes every resource, so documents are parsed, changed and re-emitted.
+const LABEL_PATCH: &str = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: label\n    mergePatch: {metadata: {labels: {hardened: \"true\"}}}\n";
+
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+    peak_rss: u64,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// Exit 2, nothing on stdout, and a message that says where and what.
+    fn assert_clear_error(&self, needles: &[&str]) {
+        assert_eq!(self.code, 2, "stderr: {}", self.stderr);
+        assert!(self.stdout.is_empty(), "something reached stdout on error");
+        assert!(
+            self.stderr.starts_with("pulse-harden: error: "),
+            "{}",
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("internal error"),
+            "a panic: {}",
+            self.stderr
+        );
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "`{needle}` missing from: {}",
+                self.stderr
+            );
+        }
+    }
+
+    fn assert_success(&self) {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+    }
+
+    fn assert_within(&self, seconds: u64, rss: u64) {
+        assert!(
+            self.elapsed < Duration::from_secs(seconds),
+            "took {:?}",
+            self.elapsed
+        );
+        assert!(
+            self.peak_rss <= rss,
+            "peak RSS {} MiB, bound {} MiB",
+            self.peak_rss / MIB,
+            rss / MIB
+        );
+    }
+}
+
+/// Runs the binary with `input` on stdin and an optional patch file; measures time and peak RSS.
+fn run(input: &[u8], patches: Option<&str>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
+    cmd.env_remove("PULSE_HARDEN_PATCHES")
+        .env_remove("PULSE_HARDEN_PROFILE");
+    let _dir = patches.map(|text| {
+        let dir = temp_dir();
+        let path = dir.join("patches.yaml");
+        std::fs::write(&path, text).unwrap();
+        cmd.arg("-p").arg(&path);
+        TempDir(dir)
+    });
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // The child may stop reading early (an error on the first line): not a failure here.
+        s.spawn(move || {
+            let _ = stdin.write_all(input);
+        });
+        let out = s.spawn(move || {
+            let mut buf = Vec::new();
+            stdout.read_to_end(&mut buf).unwrap();
+            buf
+        });
+        let err = s.spawn(move || {
+            let mut buf = String::new();
+            stderr.read_to_string(&mut buf).unwrap();
+            buf
+        });
+        let peak = s.spawn(|| peak_rss(&status_file, &done));
+        let status = child.wait().unwrap();
+        let elapsed = started.elapsed();
+        done.store(true, Ordering::Relaxed);
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+            peak_rss: peak.join().unwrap(),
+            elapsed,
+        }
+    })
+}
+
+/// The child's peak resident set size, polling its VmHWM until it exits. (`wait4`'s
+/// `ru_maxrss` would be simpler, but Linux carries the parent's high-water mark over `exec`,
+/// so it measures this test process, not the child.) VmHWM only grows, so the last reading
+/// before exit is the peak up to a millisecond.
+fn peak_rss(status_file: &str, done: &AtomicBool) -> u64 {
+    let mut peak = 0;
+    while !done.load(Ordering::Relaxed) {
+        let Ok(status) = std::fs::read_to_string(status_file) else {
+            break;
+        };
+        let hwm = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+        match hwm {
+            Some(kib) => peak = peak.max(kib * 1024),
+            None => break, // exited; a zombie has no memory
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    peak
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "pulse-harden-hostile-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// "Billion laughs": each level repeats the one before ten times.
+fn alias_bomb(indent: &str, levels: usize) -> String {
+    let mut text = format!("{indent}l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..levels {
+        let previous = format!("*l{}", i - 1);
+        text.push_str(&format!(
+            "{indent}l{i}: &l{i} [{}]\n",
+            [previous.as_str(); 10].join(", ")
+        ));
+    }
+    text
+}
+
+#[test]
+fn billion_laughs_is_refused_quickly_in_little_memory() {
+    let input = format!(
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n{}",
+        alias_bomb("  ", 10)
+    );
+    for patches in [None, Some(LABEL_PATCH)] {
+        let r = run(input.as_bytes(), patches);
+        r.assert_clear_error(&["input document 1, line 7", "excessive aliasing"]);
+        r.assert_within(20, 64 * MIB);
+    }
+    // goyaml (so Kubernetes) already refuses four levels (12,345 nodes from 250 bytes), and
+    // reads three (1,234 nodes); so do we.
+    let four = format!(
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n{}",
+        alias_bomb("  ", 4)
+    );
+    run(four.as_bytes(), None).assert_clear_error(&["line 7", "excessive aliasing"]);
+    let three = format!(
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n{}",
+        alias_bomb("  ", 3)
+    );
+    let r = run(three.as_bytes(), None);
+    r.assert_success();
+    assert_eq!(r.stdout, three.as_bytes());
+}
+
+#[test]
+fn an_alias_bomb_in_a_patch_file_is_refused() {
+    let patch = format!(
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: bomb\n    mergePatch:\n{}",
+        alias_bomb("      ", 10)
+    );
+    let r = run(b"kind: A\n", Some(&patch));
+    r.assert_clear_error(&["patches.yaml:", "budget"]);
+    r.assert_within(30, 256 * MIB);
+}
+
+#[test]
+fn nesting_ten_thousand_levels_deep_is_an_error() {
+    let depth = 10_000;
+    let flow_seq = "[".repeat(depth) + &"]".repeat(depth);
+    let flow_map = "{a: ".repeat(depth) + "1" + &"}".repeat(depth);
+    let block = "- ".repeat(depth) + "x";
+    for nested in [flow_seq, flow_map, block] {
+        let input = format!("kind: A\nx:\n  {nested}\n");
+        for patches in [None, Some(LABEL_PATCH)] {
+            let r = run(input.as_bytes(), patches);
+            r.assert_clear_error(&["input document 1, line 3", "recursion limit"]);
+            r.assert_within(20, 64 * MIB);
+        }
+    }
+    // In a patch file too.
+    let patch = format!(
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: deep\n    mergePatch: {}\n",
+        "{a: ".repeat(depth) + "1" + &"}".repeat(depth)
+    );
+    let r = run(b"kind: A\n", Some(&patch));
+    r.assert_clear_error(&["patches.yaml:5:"]);
+    r.assert_within(20, 64 * MIB);
+}
+
+/// One ConfigMap whose only value is a `size`-byte plain scalar; patched, so it is parsed,
+/// changed and re-emitted, and the scalar must come out whole.
+fn huge_scalar(size: usize) {
+    let blob = "x".repeat(size);
+    let input =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: {blob}\n");
+    let r = run(input.as_bytes(), Some(LABEL_PATCH));
+    r.assert_success();
+    let expected = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n  labels:\n    hardened: \"true\"\ndata:\n  blob: {blob}\n"
+    );
+    let out = String::from_utf8(r.stdout.clone()).unwrap();
+    assert_eq!(out.len(), expected.len());
+    assert!(out == expected, "the scalar did not come out whole");
+    // Input, raw text, parsed value and output each hold the scalar once; a few copies more
+    // while the parser and emitter grow their buffers.
+    r.assert_within(60, 8 * size as u64 + 32 * MIB);
+    eprintln!(
+        "{} MiB scalar: {:?}, peak RSS {} MiB",
+        size as u64 / MIB,
+        r.elapsed,
+        r.peak_rss / MIB
+    );
+}
+
+#[test]
+fn a_huge_single_scalar_comes_out_whole() {
+    huge_scalar(10 * MIB as usize);
+}
+
+#[test]
+#[ignore = "100 MB; run with `make test-hostile-full` (release build)"]
+fn full_size_a_100_mb_scalar_comes_out_whole() {
+    huge_scalar(100 * MIB as usize);
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let r = run(b"kind: A\nname: caf\xe9\n", None);
+    r.assert_clear_error(&["not valid UTF-8 (line 2, byte 18)"]);
+}
+
+#[test]
+fn nul_bytes_are_located_errors_like_goyaml() {
+    // goyaml: "control characters are not allowed", wherever they are.
+    for (input, at) in [
+        (&b"kind: A\nname: a\x00b\n"[..], "line 2, column 8"),
+        (b"kind: A\nname: \"a\x00b\"\n", "line 2, column 9"),
+        (b"kind: A # note\x00\n", "line 1, column 15"),
+        (b"---\n# Source: x\x00\nkind: A\n", "line 2, column 12"),
+    ] {
+        let r = run(input, None);
+        r.assert_clear_error(&["input document 1", at]);
+    }
+}
+
+#[test]
+fn bare_scalars_and_lists_pass_through_untouched() {
+    // Not resources: no step selects them, so they come out byte for byte, like a comment.
+    untouched_then_labelled(
+        "just a scalar\n---\n- a\n- 0644\n---\napiVersion: v1\nkind: ConfigMap\n",
+        "just a scalar\n---\n- a\n- 0644\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    hardened: \"true\"\n",
+    );
+}
+
+/// Without steps `input` comes out byte for byte; with `LABEL_PATCH` it comes out as `labelled`.
+fn untouched_then_labelled(input: &str, labelled: &str) {
+    let r = run(input.as_bytes(), None);
+    r.assert_success();
+    assert_eq!(String::from_utf8_lossy(&r.stdout), input);
+    let r = run(input.as_bytes(), Some(LABEL_PATCH));
+    r.assert_success();
+    assert_eq!(String::from_utf8_lossy(&r.stdout), labelled);
+}
+
+#[test]
+fn duplicate_keys_mean_what_they_mean_to_kubernetes() {
+    // goyaml v2 (kubectl, Helm 3, the API server's YAML path) keeps the last value; Helm 3
+    // accepts charts with duplicate keys. Untouched, the document passes as it is; changed,
+    // it is written once, with the value Kubernetes would have used.
+    untouched_then_labelled(
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: first\n  a: last\n",
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: last\nmetadata:\n  labels:\n    hardened: \"true\"\n",
+    );
+}
+
+#[test]
+fn keys_that_are_not_strings_are_never_rewritten() {
+    // goyaml rejects a list or map as a key ("invalid map key"); we pass the document through
+    // untouched (the cluster will reject it as it would have) and refuse to re-emit it. (The
+    // position is where the key ends: collections are located by their closing event.)
+    for (input, at, what) in [
+        (
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  ? [1, 2]\n  : x\n",
+            "line 4, column 10",
+            "the map key `[1,2]`",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  {a: 1}: y\n",
+            "line 4, column 8",
+            "the map key `{\"a\":1}`",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  1.5: z\n",
+            "line 4, column 3",
+            "the map key `1.5`",
+        ),
+    ] {
+        let r = run(input.as_bytes(), None);
+        r.assert_success();
+        assert_eq!(r.stdout, input.as_bytes());
+        let r = run(input.as_bytes(), Some(LABEL_PATCH));
+        r.assert_clear_error(&["cannot rewrite input document 1", at, what]);
+    }
+    // Integer and boolean keys are strings to Kubernetes (sigs.k8s.io/yaml).
+    let r = run(
+        b"apiVersion: v1\nkind: ConfigMap\ndata:\n  8080: a\n  yes: b\n",
+        Some(LABEL_PATCH),
+    );
+    r.assert_success();
+    let out = String::from_utf8(r.stdout).unwrap();
+    assert!(out.contains("\"8080\": a\n  \"true\": b\n"), "{out}");
+}
+
+#[test]
+fn tabs_in_indentation_are_located_errors() {
+    let r = run(b"kind: A\nmetadata:\n\tname: x\n", None);
+    r.assert_clear_error(&["input document 1, line 3, column", "tabs"]);
+    // A tab inside a value is content, not indentation.
+    let r = run(b"kind: A\nnote: a\tb\n", Some(LABEL_PATCH));
+    r.assert_success();
+}
+
+/// `count` ConfigMaps of one line of data each: every one is read, patched and re-emitted.
+fn tiny_documents(count: usize) {
+    let mut input = String::new();
+    for i in 0..count {
+        input.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n"
+        ));
+    }
+    let r = run(input.as_bytes(), None);
+    r.assert_success();
+    assert!(r.stdout == input.as_bytes(), "not byte for byte");
+    let size = input.len() as u64;
+    // Each document keeps its text and a parsed map (a few hundred bytes of bookkeeping).
+    r.assert_within(120, 40 * size + 32 * MIB);
+    let r = run(input.as_bytes(), Some(LABEL_PATCH));
+    r.assert_success();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(out.matches("hardened: \"true\"\n").count(), count);
+    assert_eq!(out.matches("---\n").count(), count);
+    r.assert_within(300, 100 * size + 32 * MIB);
+    eprintln!(
+        "{count} documents ({} KiB): {:?}, peak RSS {} MiB",
+        size / 1024,
+        r.elapsed,
+        r.peak_rss / MIB
+    );
+}
+
+#[test]
+fn a_stream_of_many_tiny_documents() {
+    tiny_documents(5_000);
+}
+
+#[test]
+#[ignore = "100,000 documents; run with `make test-hostile-full` (release build)"]
+fn full_size_a_stream_of_100_000_tiny_documents() {
+    tiny_documents(100_000);
+}
+
+#[test]
+fn json_input_is_yaml() {
+    let input = br#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, "data": {"mode": "0644", "on": "yes", "n": 1e3}}"#;
+    let r = run(input, None);
+    r.assert_success();
+    assert_eq!(r.stdout, input);
+    let r = run(input, Some(LABEL_PATCH));
+    r.assert_success();
+    let out = stream::read(&r.stdout).unwrap();
+    let value = out.manifests[0].value.clone().unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "j", "labels": {"hardened": "true"}},
+            "data": {"mode": "0644", "on": "yes", "n": 1000.0}})
+    );
+}
+
+#[test]
+fn a_truncated_stream_is_an_error_or_a_shorter_stream() {
+    let input = std::fs::read(golden("wildcard-pull-policy/input.yaml")).unwrap();
+    // Every cut point, through the library: reads and writes back byte for byte, or fails.
+    // Hardened (every line end and every 7th byte, to stay quick in debug): the output reads
+    // back as what the pipeline computed, and a second run changes nothing.
+    for cut in 0..input.len() {
+        checks::stream_roundtrip(&input[..cut]);
+        if cut % 7 == 0 || input.get(cut.wrapping_sub(1)) == Some(&b'\n') {
+            checks::engine(&input[..cut]);
+        }
+    }
+    // A few through the binary: inside a quoted string, a flow list, and mid-document.
+    let text = "---\nkind: ConfigMap\nmetadata:\n  name: \"web\"\ndata: [1, 2]\n";
+    for (cut_after, at) in [("name: \"we", "line 4"), ("data: [1,", "line 5")] {
+        let cut = text.find(cut_after).unwrap() + cut_after.len();
+        let r = run(&text.as_bytes()[..cut], Some(LABEL_PATCH));
+        r.assert_clear_error(&["input document 1", at]);
+    }
+    let cut = text.find("metadata").unwrap();
+    let r = run(&text.as_bytes()[..cut], Some(LABEL_PATCH));
+    r.assert_success();
+    assert_eq!(
+        String::from_utf8(r.stdout).unwrap(),
+        "---\nkind: ConfigMap\nmetadata:\n  labels:\n    hardened: \"true\"\n"
+    );
+}
+
+#[test]
+fn pathological_globs_stay_linear() {
+    // Backtracking only over the last `*`: at most pattern × text steps, never exponential.
+    let pattern = "*a".repeat(30) + "b";
+    let glob = Glob::new(&pattern).unwrap();
+    let started = Instant::now();
+    assert!(!glob.is_match(&"a".repeat(20_000)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // And through a patch file, selecting on a long name.
+    let patch = format!(
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: s\n    select: {{name: \"{pattern}\", kind: \"{pattern}\"}}\n    mergePatch: {{x: 1}}\n"
+    );
+    let input = format!(
+        "kind: {}\nmetadata: {{name: {}}}\n",
+        "a".repeat(10_000),
+        "a".repeat(10_000)
+    );
+    let r = run(input.as_bytes(), Some(&patch));
+    r.assert_success();
+    assert_eq!(r.stdout, input.as_bytes());
+    r.assert_within(20, 64 * MIB);
+}
+
+#[test]
+fn a_patch_file_cannot_make_a_document_explode() {
+    // Each copy doubles `data`: forty would need 2^40 nodes.
+    let mut patch = String::from(
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: double\n    jsonPatch:\n",
+    );
+    for i in 0..40 {
+        patch.push_str(&format!(
+            "      - {{op: copy, from: /data, path: /data/x{i}}}\n"
+        ));
+    }
+    let r = run(b"kind: A\ndata: {k: v}\n", Some(&patch));
+    r.assert_clear_error(&[
+        "step `double` failed on A/ in document 1",
+        "copying /data would grow the document beyond 1000000 nodes",
+    ]);
+    r.assert_within(30, 256 * MIB);
+}
+
+#[test]
+fn a_patch_file_cannot_run_commands_or_read_files() {
+    // Keys that would in other tools are unknown fields here, at the top and in a step.
+    for key in [
+        "exec", "command", "include", "import", "file", "script", "env",
+    ] {
+        let top = format!(
+            "apiVersion: pulse-harden/v1\nkind: PatchSet\n{key}: /etc/hostname\nsteps: []\n"
+        );
+        let r = run(b"kind: A\n", Some(&top));
+        r.assert_clear_error(&["patches.yaml:3:1:", &format!("unknown field `{key}`")]);
+        let step = format!(
+            "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: s\n    {key}: cat /etc/hostname\n    mergePatch: {{}}\n"
+        );
+        let r = run(b"kind: A\n", Some(&step));
+        r.assert_clear_error(&["patches.yaml:5:5:", &format!("unknown field `{key}`")]);
+    }
+    // A tag is not an instruction: `!include` leaves the text as it is.
+    let patch = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: s\n    mergePatch: {data: {x: !include /etc/hostname}}\n";
+    let r = run(b"kind: A\n", Some(patch));
+    r.assert_success();
+    assert_eq!(
+        String::from_utf8(r.stdout).unwrap(),
+        "kind: A\ndata:\n  x: /etc/hostname\n"
+    );
+}
+
+fn golden(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(path)
+}
+
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    type Check = fn(&[u8]);
+    let targets: [(&str, Check); 3] = [
+        ("stream_roundtrip", checks::stream_roundtrip),
+        ("patchfile_parse", checks::patchfile_parse),
+        ("engine", checks::engine),
+    ];
+    for (target, check) in targets {
+        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            eprintln!("replaying {}", path.display());
+            check(&std::fs::read(&path).unwrap());
+        }
+    }
+}
