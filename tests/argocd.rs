@@ -3,7 +3,8 @@
 //! directory as working directory, the sidecar's environment plus Argo CD's build environment,
 //! `PARAM_*` and `ARGOCD_ENV_*` — with the real helm and pulse-harden on PATH.
 
-mod support;
+mod common;
+use common::helm_home as support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,7 @@ impl Repo {
         let bin = home.dir.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::os::unix::fs::symlink(support::tool(helm), bin.join("helm")).unwrap();
-        std::os::unix::fs::symlink(support::pulse_harden(), bin.join("pulse-harden")).unwrap();
+        std::os::unix::fs::symlink(support::pulse_harden_path(), bin.join("pulse-harden")).unwrap();
         (home, bin)
     }
 
@@ -351,7 +352,7 @@ fn the_sidecar_patch_applies_to_the_repo_server_with_real_kubectl() {
 fn generate_hardens_the_seed_charts() {
     for &(chart, namespace, values) in support::SEED_CHARTS {
         let repo = Repo::seed(chart);
-        let hardening = support::hardening_args(&repo.app);
+        let hardening = support::hardening_args();
         let (name, value) = match hardening[0].as_str() {
             "--profile" => ("PARAM_PROFILE", hardening[1].clone()),
             // The fallback patch was written into the app directory.

@@ -9,10 +9,11 @@
 //!
 //! The oracle binary comes from `make oracle` (`.tools/bin/goyaml-oracle`) or `$GOYAML_ORACLE`.
 
+mod common;
+
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PROBE_ANNOTATION: &str = "pulse-harden.io/fidelity-probe";
 const TOUCH_EVERYTHING: &str = r#"apiVersion: pulse-harden/v1
@@ -63,31 +64,6 @@ fn streams() -> Vec<PathBuf> {
     files
 }
 
-fn pulse_harden(args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse-harden"))
-        .args(args)
-        .env_remove("PULSE_HARDEN_PATCHES")
-        .env_remove("PULSE_HARDEN_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        out.status.success(),
-        "pulse-harden {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// The documents the oracle reads from a file (errors included, as strings).
 fn k8s_view(path: &Path) -> Vec<Value> {
     let out = Command::new(oracle()).arg(path).output().unwrap();
@@ -128,7 +104,7 @@ fn without_probe(mut doc: Value) -> Value {
 fn untouched_streams_are_byte_identical() {
     for path in streams() {
         let input = std::fs::read(&path).unwrap();
-        let output = pulse_harden(&["--profile", "none"], &input);
+        let output = common::harden(&["--profile", "none"], &input);
         assert!(output == input, "{} changed", path.display());
     }
 }
@@ -144,7 +120,7 @@ fn rewritten_documents_mean_the_same_to_kubernetes() {
     for path in streams() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(&path).unwrap();
-        let output = pulse_harden(&["-p", patch_arg], &input);
+        let output = common::harden(&["-p", patch_arg], &input);
         let out_path = dir.join(&name);
         std::fs::write(&out_path, &output).unwrap();
 
@@ -166,7 +142,7 @@ fn rewritten_documents_mean_the_same_to_kubernetes() {
                 ));
             }
         }
-        let again = pulse_harden(&["-p", patch_arg], &output);
+        let again = common::harden(&["-p", patch_arg], &output);
         if again != output {
             failures.push(format!("{name}: a second run changed the output"));
         }

@@ -8,50 +8,21 @@
 //! on its own output, which must come back unchanged (idempotence).
 //! `BLESS=1 cargo test --test golden` rewrites the expected files; review the diff.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
+use common::Run;
+use std::path::{Path, PathBuf};
 
 fn run(case: &Path, input: &[u8]) -> Run {
-    use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
+    let mut cmd = common::pulse_harden();
     cmd.current_dir(case);
-    for var in [
-        "PULSE_HARDEN_PATCHES",
-        "PULSE_HARDEN_PROFILE",
-        "PULSE_HARDEN_REPORT",
-        "PULSE_HARDEN_REPORT_FORMAT",
-        "PULSE_HARDEN_STRICT",
-        "PULSE_HARDEN_SUMMARY",
-        "NO_COLOR",
-    ] {
-        cmd.env_remove(var);
-    }
     if case.join("patches.yaml").exists() {
         cmd.args(["-p", "patches.yaml"]);
     }
     if let Ok(args) = std::fs::read_to_string(case.join("args")) {
         cmd.args(args.lines().filter(|l| !l.trim().is_empty()));
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pulse-harden");
-    // The binary may fail (bad patch file) before it reads its input.
-    let _ = child.stdin.take().unwrap().write_all(input);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::feed(&mut cmd, input)
 }
 
 fn cases() -> Vec<PathBuf> {

@@ -2,7 +2,8 @@
 //! `$PATH`, `helm template` and `helm install --dry-run`, and Helm 3's plugins left working
 //! (our Helm 4 plugin.yaml must never land in Helm 3's plugin directory).
 
-mod support;
+mod common;
+use common::helm_home as support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,7 +21,7 @@ fn home(name: &str) -> HelmHome {
     let home = HelmHome::new(name);
     let bin = home.dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(support::pulse_harden(), bin.join("pulse-harden")).unwrap();
+    std::os::unix::fs::symlink(support::pulse_harden_path(), bin.join("pulse-harden")).unwrap();
     home.scaffold_chart(HELM3);
     home
 }
@@ -248,7 +249,7 @@ fn the_trap_our_plugin_yaml_in_helm3s_plugin_dir_breaks_every_plugin() {
 #[test]
 fn seed_charts_are_hardened_and_pass_through_byte_for_byte() {
     let home = home("helm3-seeds");
-    let hardening = support::hardening_args(&home.dir);
+    let hardening = support::hardening_args();
     let hardening: Vec<&str> = hardening.iter().map(String::as_str).collect();
     for &(chart, namespace, values) in support::SEED_CHARTS {
         let dir = support::seed_chart(chart);

@@ -3,7 +3,8 @@
 //! --dry-run=client`, hooks in the stream, and errors that reach the user although Helm 4
 //! discards the plugin's stderr.
 
-mod support;
+mod common;
+use common::helm_home as support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -25,7 +26,7 @@ fn plugin_layout() -> &'static Path {
             dir.join("plugin.yaml"),
         )
         .unwrap();
-        std::fs::copy(support::pulse_harden(), dir.join("bin/pulse-harden")).unwrap();
+        std::fs::copy(support::pulse_harden_path(), dir.join("bin/pulse-harden")).unwrap();
         dir
     })
 }
@@ -295,7 +296,7 @@ fn errors_and_the_summary_reach_the_user_through_the_log() {
 fn seed_charts_are_hardened_and_pass_through_untouched() {
     let home = home_with_plugin("helm4-seeds");
     install_identity_plugin(&home);
-    let hardening = support::hardening_args(&home.dir);
+    let hardening = support::hardening_args();
     let hardening: Vec<&str> = hardening.iter().map(String::as_str).collect();
     for &(chart, namespace, values) in support::SEED_CHARTS {
         let dir = support::seed_chart(chart);

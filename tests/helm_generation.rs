@@ -3,69 +3,26 @@
 //! accept the PodDisruptionBudget, file it with the Deployment's template, and a second run
 //! over Helm's output must add nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tool(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/bin")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `make tools` first",
-        path.display()
-    );
-    path
+use common::helm_home::{HelmHome, ok};
+
+/// Runs `binary ARGS` (Helm 4 or 3) in the test's own Helm home; must succeed.
+fn helm(home: &HelmHome, binary: &str, args: &[&str]) -> Vec<u8> {
+    ok(home.helm(binary).args(args)).into_bytes()
 }
 
-/// A scratch directory with Helm's own homes in it, so no user configuration leaks in.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("pulse-harden-helm-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn helm(&self, binary: &str, args: &[&str]) -> Output {
-        let out = Command::new(tool(binary))
-            .args(args)
-            .current_dir(&self.0)
-            .env("HELM_CONFIG_HOME", self.0.join("config"))
-            .env("HELM_DATA_HOME", self.0.join("data"))
-            .env("HELM_CACHE_HOME", self.0.join("cache"))
-            .env_remove("HELM_PLUGINS")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{binary} {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// `helm create demo` with three replicas.
-    fn chart(&self, binary: &str) {
-        self.helm(binary, &["create", "demo"]);
-        let values = self.0.join("demo/values.yaml");
-        let text = std::fs::read_to_string(&values).unwrap();
-        assert!(text.contains("replicaCount: 1\n"));
-        std::fs::write(
-            &values,
-            text.replace("replicaCount: 1\n", "replicaCount: 3\n"),
-        )
-        .unwrap();
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// `helm create demo` with three replicas.
+fn chart(home: &HelmHome, binary: &str) {
+    helm(home, binary, &["create", "demo"]);
+    let values = home.dir.join("demo/values.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    assert!(text.contains("replicaCount: 1\n"));
+    std::fs::write(
+        &values,
+        text.replace("replicaCount: 1\n", "replicaCount: 3\n"),
+    )
+    .unwrap();
 }
 
 /// Helm's output must hold exactly one budget, filed under the Deployment's template, and
@@ -86,20 +43,9 @@ fn check(rendered: &[u8]) {
     );
     assert!(budgets[0].contains("  name: demo-pdb\n"), "{}", budgets[0]);
 
-    let mut again = Command::new(env!("CARGO_BIN_EXE_pulse-harden"))
-        .args(["--profile", "ha"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        again.stdin.take().unwrap().write_all(rendered).unwrap();
-    }
-    let again = again.wait_with_output().unwrap();
-    assert!(again.status.success());
+    let again = common::harden(&["--profile", "ha"], rendered);
     assert_eq!(
-        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again),
         text,
         "a second run changed Helm's output"
     );
@@ -107,9 +53,9 @@ fn check(rendered: &[u8]) {
 
 #[test]
 fn helm4_plugin_files_the_budget_with_its_deployment() {
-    let scratch = Scratch::new("v4");
-    scratch.chart("helm");
-    let plugin = scratch.0.join("plugin");
+    let home = HelmHome::new("generation-helm4");
+    chart(&home, "helm");
+    let plugin = home.dir.join("plugin");
     std::fs::create_dir_all(&plugin).unwrap();
     std::fs::write(
         plugin.join("plugin.yaml"),
@@ -119,8 +65,9 @@ fn helm4_plugin_files_the_budget_with_its_deployment() {
         ),
     )
     .unwrap();
-    scratch.helm("helm", &["plugin", "install", "plugin"]);
-    let out = scratch.helm(
+    helm(&home, "helm", &["plugin", "install", "plugin"]);
+    let out = helm(
+        &home,
         "helm",
         &[
             "template",
@@ -135,19 +82,20 @@ fn helm4_plugin_files_the_budget_with_its_deployment() {
         ],
     );
     // Helm 4 reads and removes the filename annotation; it must not be left behind.
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out);
     assert!(
         !text.contains("postrenderer.helm.sh/postrender-filename"),
         "{text}"
     );
-    check(&out.stdout);
+    check(&out);
 }
 
 #[test]
 fn helm3_post_renderer_keeps_the_source_header() {
-    let scratch = Scratch::new("v3");
-    scratch.chart("helm3");
-    let out = scratch.helm(
+    let home = HelmHome::new("generation-helm3");
+    chart(&home, "helm3");
+    let out = helm(
+        &home,
         "helm3",
         &[
             "template",
@@ -161,5 +109,5 @@ fn helm3_post_renderer_keeps_the_source_header() {
             "ha",
         ],
     );
-    check(&out.stdout);
+    check(&out);
 }

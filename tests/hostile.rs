@@ -7,12 +7,13 @@
 
 #[path = "../fuzz/checks.rs"]
 mod checks;
+mod common;
 
 use pulse_harden::glob::Glob;
 use pulse_harden::stream;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -74,9 +75,7 @@ impl Run {
 
 /// Runs the binary with `input` on stdin and an optional patch file; measures time and peak RSS.
 fn run(input: &[u8], patches: Option<&str>) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
-    cmd.env_remove("PULSE_HARDEN_PATCHES")
-        .env_remove("PULSE_HARDEN_PROFILE");
+    let mut cmd = common::pulse_harden();
     let _dir = patches.map(|text| {
         let dir = temp_dir();
         let path = dir.join("patches.yaml");

@@ -2,11 +2,10 @@
 
 use std::process::{Command, Stdio};
 
+mod common;
+
 fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
-    cmd.env_remove("PULSE_HARDEN_PATCHES")
-        .env_remove("PULSE_HARDEN_PROFILE");
-    cmd
+    common::pulse_harden()
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {

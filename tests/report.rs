@@ -2,7 +2,8 @@
 //! binary; the report file through real Helm 3 and Helm 4; and the README's generated
 //! action table (`BLESS=1 cargo test --test report` rewrites it).
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -30,19 +31,7 @@ fn case_dir() -> PathBuf {
 }
 
 fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse-harden"));
-    for var in [
-        "PULSE_HARDEN_PATCHES",
-        "PULSE_HARDEN_PROFILE",
-        "PULSE_HARDEN_REPORT",
-        "PULSE_HARDEN_REPORT_FORMAT",
-        "PULSE_HARDEN_STRICT",
-        "PULSE_HARDEN_SUMMARY",
-        "NO_COLOR",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
+    common::pulse_harden()
 }
 
 /// Runs the binary in the case directory with `-p patches.yaml`, the case's input on stdin.
@@ -57,18 +46,11 @@ fn run_on(input: &[u8], args: &[&str], env: &[(&str, &str)]) -> Run {
         .args(["-p", "patches.yaml"])
         .args(args)
         .envs(env.iter().copied());
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(input);
-    let out = child.wait_with_output().unwrap();
+    let run = common::feed(&mut cmd, input);
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+        code: run.code,
+        stdout: String::from_utf8(run.stdout).unwrap(),
+        stderr: run.stderr,
     }
 }
 

@@ -12,34 +12,9 @@ use common::pss::{self, Level};
 use pulse_harden::report::{Report, StepResult};
 use pulse_harden::{pipeline, pod, profiles, stream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn pulse_harden(input: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse-harden"))
-        .args(["--profile", "restricted"])
-        .env_remove("PULSE_HARDEN_PATCHES")
-        .env_remove("PULSE_HARDEN_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pulse-harden");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "pulse-harden --profile restricted failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// `Kind/namespace/name` of every document, in order.
@@ -81,7 +56,7 @@ struct Row {
 /// Runs every check on one rendered chart; returns its row or the failures.
 fn check_chart(chart: &str, input: &[u8]) -> Result<Row, Vec<String>> {
     let mut failures = Vec::new();
-    let output = pulse_harden(input);
+    let output = common::harden(&["--profile", "restricted"], input);
     let (before, after) = (ids(input), ids(&output));
     if before != after {
         failures.push(format!(
@@ -90,7 +65,7 @@ fn check_chart(chart: &str, input: &[u8]) -> Result<Row, Vec<String>> {
             after.len()
         ));
     }
-    if pulse_harden(&output) != output {
+    if common::harden(&["--profile", "restricted"], &output) != output {
         failures.push(format!("{chart}: a second run changed the output"));
     }
 
@@ -139,48 +114,22 @@ fn check_chart(chart: &str, input: &[u8]) -> Result<Row, Vec<String>> {
     }
 }
 
-fn helm() -> PathBuf {
-    let helm = root().join(".tools/bin/helm");
-    assert!(
-        helm.exists(),
-        "helm is missing at {}: run `make tools`",
-        helm.display()
-    );
-    helm
-}
-
 /// `helm create` + `helm template` in a fresh directory with isolated Helm homes.
 fn render_helm_create_scaffold() -> Vec<u8> {
-    let dir = std::env::temp_dir().join(format!("pulse-harden-restricted-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(helm())
-            .args(args)
-            .current_dir(&dir)
-            .env("HELM_CONFIG_HOME", dir.join("config"))
-            .env("HELM_DATA_HOME", dir.join("data"))
-            .env("HELM_CACHE_HOME", dir.join("cache"))
-            .env_remove("HELM_PLUGINS")
-            .output()
-            .expect("run helm");
-        assert!(
-            out.status.success(),
-            "helm {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    run(&["create", "scaffold"]);
-    let rendered = run(&[
-        "template",
-        "demo",
-        "./scaffold",
-        "--namespace",
-        "demo",
-        "--kube-version",
-        "1.32.0",
-    ]);
+    let dir = common::helm_home::temp_dir("restricted-scaffold");
+    let chart = common::helm::create("helm", &dir, "scaffold");
+    let rendered = common::helm::run(
+        "helm",
+        &[
+            "template".as_ref(),
+            "demo".as_ref(),
+            chart.as_os_str(),
+            "--namespace".as_ref(),
+            "demo".as_ref(),
+            "--kube-version".as_ref(),
+            "1.32.0".as_ref(),
+        ],
+    );
     let _ = std::fs::remove_dir_all(&dir);
     rendered
 }

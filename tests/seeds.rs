@@ -10,9 +10,8 @@ use common::pss::{self, Level};
 use pulse_harden::{patchfile, pipeline, stream};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 /// A seed chart and the values one of its real installs uses.
@@ -115,18 +114,18 @@ impl Seed {
     /// Renders and runs the binary with `profile`, checking that a second run changes nothing.
     fn harden(&self, profile: &str) -> Hardened {
         let input = self.rendered();
-        let first = run(&input, &profile_args(profile));
-        let second = run(&first.stdout, &profile_args(profile));
+        let first = common::harden(&profile_args(profile), &input);
+        let second = common::harden(&profile_args(profile), &first);
         assert!(
-            second.stdout == first.stdout,
+            second == first,
             "{} with {profile}: a second run changed the output",
             self.name
         );
         let hardened = Hardened {
             label: format!("{} with {profile}", self.name),
             input: documents(&input),
-            output: documents(&first.stdout),
-            stdout: first.stdout,
+            output: documents(&first),
+            stdout: first,
         };
         // Generated documents are filed after their owners; the chart's keep their order.
         let kept: Vec<String> = ids(&hardened.stdout)
@@ -140,31 +139,6 @@ impl Seed {
 
 fn profile_args(profile: &str) -> Vec<String> {
     vec!["--profile".into(), profile.into()]
-}
-
-struct Output {
-    stdout: Vec<u8>,
-}
-
-fn run(input: &[u8], args: &[String]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse-harden"))
-        .args(args)
-        .env_remove("PULSE_HARDEN_PATCHES")
-        .env_remove("PULSE_HARDEN_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pulse-harden");
-    let _ = child.stdin.take().unwrap().write_all(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "pulse-harden {args:?} exited with {:?}:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Output { stdout: out.stdout }
 }
 
 /// One document of a stream, found by `Kind/namespace/name`.
@@ -338,9 +312,9 @@ fn every_seed_renders_with_helm_4_and_3_and_passes_through_untouched() {
     ] {
         for helm in ["helm", "helm3"] {
             let input = seed.render_with(helm);
-            let out = run(&input, &["--profile".into(), "none".into()]);
+            let out = common::harden(&["--profile", "none"], &input);
             assert!(
-                out.stdout == input,
+                out == input,
                 "{} rendered by {helm}: --profile none changed the stream",
                 seed.name
             );
@@ -901,7 +875,7 @@ fn restricted_corpus_and_scaffold_stay_valid_for_kubernetes_1_32() {
     let outputs: Vec<_> = inputs
         .iter()
         .map(|(name, bytes)| {
-            let hardened = run(bytes, &profile_args("restricted")).stdout;
+            let hardened = common::harden(&profile_args("restricted"), bytes);
             (format!("{name}.restricted"), hardened)
         })
         .collect();

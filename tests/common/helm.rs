@@ -1,40 +1,25 @@
 //! Runs the real Helm binaries from `.tools/bin` with isolated config, data and cache homes.
 
+use super::helm_home::HelmHome;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// `helm` is Helm 4, `helm3` is Helm 3; both live in `.tools/bin` (`make tools`).
-pub fn binary(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/bin")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make tools` to fetch the real Helm binaries",
-        path.display()
-    );
-    path
-}
-
-/// Runs `helm ARGS...` with a fresh HELM_*_HOME, so no repository, plugin or setting of the
-/// machine leaks in, and returns its stdout. Panics with Helm's stderr on failure.
+/// Runs `helm ARGS...` (`helm` is Helm 4, `helm3` Helm 3) with fresh Helm homes, so no
+/// repository, plugin or setting of the machine leaks in, and returns its stdout. Panics with
+/// Helm's stderr on failure.
 pub fn run(helm: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let home = std::env::temp_dir().join(format!(
-        "pulse-harden-helm-{}-{}",
+    let home = HelmHome::new(&format!(
+        "helm-run-{}-{}",
         std::process::id(),
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));
-    let out = Command::new(binary(helm))
+    let out = home
+        .helm(helm)
         .args(args)
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env_remove("HELM_PLUGINS")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {helm}: {e}"));
-    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&home.dir);
     assert!(
         out.status.success(),
         "{helm} {args:?} failed:\n{}",

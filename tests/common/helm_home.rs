@@ -1,6 +1,5 @@
 //! Shared by the real-helm tests (Helm 4 plugin, Helm 3 post-renderer, Argo CD plugin): the
 //! real binaries, isolated Helm homes, temp dirs, and a small hardening patch.
-#![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -18,7 +17,7 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
-pub fn pulse_harden() -> PathBuf {
+pub fn pulse_harden_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pulse-harden"))
 }
 
@@ -155,20 +154,9 @@ pub fn document_from(stream: &str, source: &str) -> String {
         .1
 }
 
-/// How the tests ask for hardening: the shipped `restricted` profile once it exists, until
-/// then [`SECCOMP_PATCH`] (written into `dir`). Both set a RuntimeDefault seccomp profile on
-/// every pod.
-pub fn hardening_args(dir: &Path) -> Vec<String> {
-    let has_restricted = Command::new(pulse_harden())
-        .args(["explain", "restricted"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if has_restricted {
-        return vec!["--profile".into(), "restricted".into()];
-    }
-    let patch = dir.join("hardening.yaml");
-    std::fs::write(&patch, SECCOMP_PATCH).unwrap();
-    vec!["-p".into(), patch.display().to_string()]
+/// How the tests ask for hardening: the shipped `restricted` profile.
+pub fn hardening_args() -> Vec<String> {
+    vec!["--profile".into(), "restricted".into()]
 }
 
 /// The seed charts (`tests/charts/`): name, release namespace, values file.
