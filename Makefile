@@ -5,7 +5,7 @@ TOOLS := $(CURDIR)/.tools/bin
 SHARED ?= $(CURDIR)/../shared
 PREFIX ?= $(HOME)/.local
 
-.PHONY: help build release test unit lint fmt bless example install tools oracle clean
+.PHONY: help build release test unit lint fmt bless example install tools oracle clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ fmt: ## format the code
 
 bless: ## regenerate golden expectations (review the diff before committing)
 	BLESS=1 $(CARGO) test --test golden
+
+bench: tools ## time pulse-harden against kustomize, Python+libyaml and a plain YAML round trip (minutes)
+	./scripts/bench.sh
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden
