@@ -1,6 +1,7 @@
 //! One document of the stream: its raw text, where it came from, and its parsed value.
 
-use crate::yaml::Hazard;
+use crate::yaml::{self, Hazard};
+use anyhow::{Result, anyhow};
 use serde_json::{Map, Value};
 
 /// The annotation Helm 4 puts on every document it hands to a post-renderer.
@@ -20,8 +21,12 @@ pub struct Manifest {
     pub separator: String,
     /// The document's text as it came in.
     pub raw: String,
-    /// The parsed document; `None` for empty, comment-only and `null` documents.
+    /// The parsed document; `None` for empty, comment-only and `null` documents. Until
+    /// [`Manifest::read_fully`], only `apiVersion`, `kind` and `metadata` (see `complete`).
     pub value: Option<Value>,
+    /// Whether `value` holds the whole document. The stream reader builds only what
+    /// selectors look at; the pipeline reads the rest of the documents steps select.
+    pub complete: bool,
     /// The value before the first step changed it; set only once something changed.
     pub before_change: Option<Value>,
     pub hazards: Vec<Hazard>,
@@ -39,10 +44,34 @@ impl Manifest {
             separator: String::new(),
             raw: String::new(),
             value: Some(value),
+            complete: true,
             before_change: None,
             hazards: Vec::new(),
             generated: false,
         }
+    }
+
+    /// Reads the whole document when only its head was read.
+    pub fn read_fully(&mut self) -> Result<()> {
+        if self.complete {
+            return Ok(());
+        }
+        let parsed = yaml::read_document(&self.raw).map_err(|e| self.read_error(e))?;
+        self.value = parsed.value;
+        self.hazards = parsed.hazards;
+        self.complete = true;
+        Ok(())
+    }
+
+    /// A reader error located in the stream: document, template and stream line.
+    pub fn read_error(&self, e: yaml::ReadError) -> anyhow::Error {
+        anyhow!(
+            "input {}, line {}, column {}: {}",
+            self.place(),
+            self.line + e.line.saturating_sub(1),
+            e.column,
+            e.message
+        )
     }
 
     pub fn kind(&self) -> &str {

@@ -37,21 +37,15 @@ pub fn read(input: &[u8]) -> Result<Stream> {
             separator: chunk.separator.to_string(),
             raw: chunk.body.to_string(),
             value: None,
+            complete: false,
             before_change: None,
             hazards: Vec::new(),
             generated: false,
         };
-        let parsed = yaml::read_document(chunk.body).map_err(|e| {
-            anyhow!(
-                "input {}, line {}, column {}: {}",
-                m.place(),
-                chunk.line + e.line.saturating_sub(1),
-                e.column,
-                e.message
-            )
-        })?;
+        let parsed = yaml::read_document_head(chunk.body).map_err(|e| m.read_error(e))?;
         m.value = parsed.value;
         m.hazards = parsed.hazards;
+        m.complete = parsed.complete;
         manifests.push(m);
     }
     Ok(Stream { bom, manifests })
