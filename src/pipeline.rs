@@ -118,7 +118,7 @@ fn generated_document(owner: &Manifest, mut value: Value) -> Manifest {
     let mut doc = Manifest::from_value(owner.index, value);
     doc.generated = true;
     if let Some(source) = source_comment(&owner.raw) {
-        doc.raw = format!("# Source: {source}\n");
+        doc.raw = format!("# Source: {source}\n").into();
     }
     doc
 }

@@ -73,7 +73,10 @@ enum Frame {
         first_node: usize,
     },
     Map {
-        map: Map<String, Value>,
+        /// Entries in the order assignments happen (duplicates and merges included); the map
+        /// is built once at the end, at its final size: a workload's values are held twice
+        /// while steps run, so slack in every map adds up.
+        entries: Vec<(String, Value)>,
         anchor: usize,
         first_node: usize,
         key: Option<Key>,
@@ -287,7 +290,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                 reader.count(1, pos)?;
                 reader.push(
                     Frame::Map {
-                        map: Map::new(),
+                        entries: Vec::new(),
                         anchor,
                         first_node: reader.nodes,
                         key: None,
@@ -301,13 +304,17 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                         items,
                         anchor,
                         first_node,
-                    }) => (Value::Array(items), anchor, first_node),
+                    }) => {
+                        let mut items = items;
+                        items.shrink_to_fit();
+                        (Value::Array(items), anchor, first_node)
+                    }
                     Some(Frame::Map {
-                        map,
+                        entries,
                         anchor,
                         first_node,
                         ..
-                    }) => (Value::Object(map), anchor, first_node),
+                    }) => (Value::Object(build_map(entries)), anchor, first_node),
                     Some(Frame::Skip {
                         is_map,
                         anchor,
@@ -579,12 +586,9 @@ impl Reader {
         match self.stack.last_mut() {
             None => self.root = Some(node.value),
             Some(Frame::Seq { items, .. }) => items.push(node.value),
-            Some(Frame::Map { map, key, .. }) => match key.take() {
-                // Last duplicate wins, as in goyaml v2.
-                Some(Key::Name(name)) => {
-                    map.insert(name, node.value);
-                }
-                Some(Key::Merge(pos)) => merge_into(map, node.value, pos)?,
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                Some(Key::Name(name)) => entries.push((name, node.value)),
+                Some(Key::Merge(pos)) => merge_into(entries, node.value, pos)?,
                 Some(Key::Skipped) | None => {}
             },
             Some(Frame::Skip { .. }) => {}
@@ -615,13 +619,21 @@ impl Reader {
 /// before it and is overridden by keys written after it; in a list of maps the first map wins.
 const MERGE_NEEDS_MAPS: &str = "a `<<` merge key needs a map or a list of maps";
 
-fn merge_into(map: &mut Map<String, Value>, value: Value, pos: Pos) -> Result<(), ReadError> {
+/// Assigns the entries in order: a duplicate key keeps its first position and its last value,
+/// as in goyaml v2.
+fn build_map(entries: Vec<(String, Value)>) -> Map<String, Value> {
+    let mut map = Map::with_capacity(entries.len());
+    for (key, value) in entries {
+        map.insert(key, value);
+    }
+    map
+}
+
+fn merge_into(map: &mut Vec<(String, Value)>, value: Value, pos: Pos) -> Result<(), ReadError> {
     let wrong = || err(pos, MERGE_NEEDS_MAPS);
     match value {
         Value::Object(source) => {
-            for (k, v) in source {
-                map.insert(k, v);
-            }
+            map.extend(source);
             Ok(())
         }
         Value::Array(sources) => {
@@ -629,9 +641,7 @@ fn merge_into(map: &mut Map<String, Value>, value: Value, pos: Pos) -> Result<()
                 let Value::Object(source) = source else {
                     return Err(wrong());
                 };
-                for (k, v) in source {
-                    map.insert(k, v);
-                }
+                map.extend(source);
             }
             Ok(())
         }
