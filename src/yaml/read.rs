@@ -191,6 +191,8 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     let mut documents = 0;
     let mut options = Options::default();
     options.emit_anchor_events = true;
+    // Comments are still checked as syntax; we have no use for their text.
+    options.emit_comments = false;
     let mut parser = Parser::new_from_str_with_options(text, options);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ReadError {
