@@ -13,6 +13,7 @@ default 120), BENCH_DIR (work files, default target/bench), KUBECTL, PYTHONPATH 
 
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,23 +41,33 @@ data:
 """
 
 
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_once(argv, stdin_path, timeout=None, env=None):
-    """Wall seconds of one run; None when it timed out."""
+    """Wall and CPU (user + system, all threads and child processes) seconds of one run;
+    (None, None) when it timed out."""
     with open(stdin_path, "rb") as stdin, open(os.devnull, "wb") as devnull:
+        cpu = children_cpu()
         start = time.perf_counter()
+        # A new session only where a timeout may have to kill a process tree: it keeps
+        # Python from using vfork, which costs start-up time on every run.
         proc = subprocess.Popen(argv, stdin=stdin, stdout=devnull, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=timeout is not None)
         try:
             _, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.communicate()
-            return None
+            return None, None
         elapsed = time.perf_counter() - start
+        cpu = children_cpu() - cpu
     if proc.returncode != 0:
         sys.exit(f"bench: {' '.join(map(str, argv))} < {stdin_path} failed "
                  f"({proc.returncode}):\n{stderr.decode(errors='replace')}")
-    return elapsed
+    return elapsed, cpu
 
 
 def peak_rss_kib(argv, stdin_path, env=None):
@@ -68,14 +79,17 @@ def peak_rss_kib(argv, stdin_path, env=None):
 
 
 def measure(argv, stdin_path, runs, timeout=None, env=None):
-    """Median wall seconds (None: timed out), peak RSS KiB, and every run's time."""
-    times = []
+    """Median wall seconds (None: timed out), peak RSS KiB, every run's wall time, and the
+    median CPU seconds."""
+    times, cpus = [], []
     for _ in range(runs):
-        elapsed = run_once(argv, stdin_path, timeout, env)
+        elapsed, cpu = run_once(argv, stdin_path, timeout, env)
         if elapsed is None:
-            return None, None, times
+            return None, None, times, None
         times.append(elapsed)
-    return statistics.median(times), peak_rss_kib(argv, stdin_path, env), times
+        cpus.append(cpu)
+    peak = peak_rss_kib(argv, stdin_path, env)
+    return statistics.median(times), peak, times, statistics.median(cpus)
 
 
 def pulse_argv():
@@ -142,11 +156,11 @@ def main():
     subprocess.run([sys.executable, ROOT / "bench" / "kustomization.py", tiny, tiny_k], check=True)
     out("## Start-up (one ConfigMap)")
     out()
-    out("| tool | median ms | min ms | peak RSS MiB |")
-    out("|---|---:|---:|---:|")
+    out("| tool | median ms | min ms | CPU ms | peak RSS MiB |")
+    out("|---|---:|---:|---:|---:|")
     for name, argv, timeout in tools(tiny_k):
-        median, peak, times = measure(argv, tiny, STARTUP_RUNS, timeout, env)
-        out(f"| {name} | {median * 1000:.2f} | {min(times) * 1000:.2f} | {mib(peak)} |")
+        median, peak, times, cpu = measure(argv, tiny, STARTUP_RUNS, timeout, env)
+        out(f"| {name} | {median * 1000:.2f} | {min(times) * 1000:.2f} | {cpu * 1000:.2f} | {mib(peak)} |")
     out()
 
     results = {}
@@ -155,32 +169,32 @@ def main():
         nbytes = stream.stat().st_size
         runs = 3 if size >= 20_000_000 else RUNS
         for name, argv, timeout in tools(kdir):
-            median, peak, times = measure(argv, stream, runs, timeout, env)
-            results[(name, size)] = (median, peak, nbytes, times)
+            median, peak, times, cpu = measure(argv, stream, runs, timeout, env)
+            results[(name, size)] = (median, peak, nbytes, times, cpu)
             shown = "timeout" if median is None else f"{median:.3f}s"
             print(f"  {name} @ {nbytes} bytes: {shown}", file=sys.stderr, flush=True)
 
     out("## Per size")
     out()
-    out("| input | tool | median s | runs (s) | MB/s | peak RSS MiB | time ÷ pulse-harden |")
-    out("|---|---|---:|---|---:|---:|---:|")
+    out("| input | tool | median s | runs (s) | MB/s | peak RSS MiB | time ÷ pulse-harden | CPU s | CPU ÷ pulse-harden |")
+    out("|---|---|---:|---|---:|---:|---:|---:|---:|")
     for size in SIZES:
-        base = results[("pulse-harden", size)][0]
+        base, _, _, _, base_cpu = results[("pulse-harden", size)]
         for name, _, _ in tools(WORK):
-            median, peak, nbytes, times = results[(name, size)]
+            median, peak, nbytes, times, cpu = results[(name, size)]
             label = f"{nbytes / 1e6:.2f} MB"
             if median is None:
-                out(f"| {label} | {name} | > {KUSTOMIZE_TIMEOUT:.0f} | – | < {nbytes / 1e6 / KUSTOMIZE_TIMEOUT:.2f} | – | > {KUSTOMIZE_TIMEOUT / base:.0f}× |")
+                out(f"| {label} | {name} | > {KUSTOMIZE_TIMEOUT:.0f} | – | < {nbytes / 1e6 / KUSTOMIZE_TIMEOUT:.2f} | – | > {KUSTOMIZE_TIMEOUT / base:.0f}× | – | – |")
                 continue
             runs_text = ", ".join(f"{t:.3f}" for t in times)
-            out(f"| {label} | {name} | {median:.3f} | {runs_text} | {nbytes / 1e6 / median:.1f} | {mib(peak)} | {median / base:.1f}× |")
+            out(f"| {label} | {name} | {median:.3f} | {runs_text} | {nbytes / 1e6 / median:.1f} | {mib(peak)} | {median / base:.1f}× | {cpu:.3f} | {cpu / base_cpu:.1f}× |")
     out()
     out("## pulse-harden growth and memory")
     out()
     out("| input MB | median s | s per MB | peak RSS MiB | budget 2×input+16 MiB |")
     out("|---:|---:|---:|---:|---:|")
     for size in SIZES:
-        median, peak, nbytes, _ = results[("pulse-harden", size)]
+        median, peak, nbytes, _, _ = results[("pulse-harden", size)]
         budget = 2 * nbytes / 2**20 + 16
         out(f"| {nbytes / 1e6:.2f} | {median:.3f} | {median / (nbytes / 1e6):.4f} | {mib(peak)} | {budget:.1f} |")
     (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
