@@ -33,7 +33,8 @@ pub struct Context<'a> {
     pub resource: &'a Manifest,
     /// Every document of the stream as it stood before this step touched this resource
     /// (earlier resources already show this step's changes). Only cross-resource actions
-    /// look here, and their docs say so.
+    /// look here, and their docs say so; they keep [`Transform::READS_STREAM`] `true`, or
+    /// documents no step selects hold only `apiVersion`, `kind` and `metadata` here.
     pub stream: &'a [Manifest],
 }
 
