@@ -206,7 +206,7 @@ impl Rendered<'_> {
     }
 }
 
-/// Emits every changed and generated document and lays out the output (see [`write`]).
+/// Emits every changed and generated document and lays out the output (see [`write()`]).
 pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
     let mut pieces: Vec<Cow<str>> = Vec::new();
     if stream.bom {
