@@ -87,18 +87,18 @@ fn read_heads(chunks: &[Chunk]) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
             .map(|c| yaml::read_document_head(c.body))
             .collect();
     }
-    // Each thread takes the next unread document, so one huge document does not hold up the
-    // others' share.
+    // Largest documents first, each thread taking the next unread one: a huge CRD near the
+    // end of the stream would otherwise start last and finish long after everything else.
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(chunks[i].body.len()));
     let next = AtomicUsize::new(0);
     let mut results: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.min(chunks.len()))
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = chunks.get(i) else { break };
-                        done.push((i, yaml::read_document_head(chunk.body)));
+                    while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        done.push((i, yaml::read_document_head(chunks[i].body)));
                     }
                     done
                 })
