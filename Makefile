@@ -12,7 +12,7 @@ PLUGIN_DIR := dist/pulse-harden
 PLUGIN_SIGN_KEY ?=
 
 .PHONY: help build release test unit lint fmt bless example install tools oracle clean
-.PHONY: plugin plugin-package install-plugin fuzz fuzz-install test-hostile-full
+.PHONY: plugin plugin-package install-plugin fuzz fuzz-install test-hostile-full bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ fuzz: ## fuzz every target for FUZZ_TIME seconds each (default 60), seeded, from
 
 test-hostile-full: ## the hostile-input tests at full size (a 100 MB scalar, ...), release build
 	$(CARGO) test --release --test hostile -- --include-ignored
+
+bench: tools ## time pulse-harden against kustomize, Python+libyaml and a plain YAML round trip (minutes)
+	./scripts/bench.sh
 
 install: release ## install the binary into $(PREFIX)/bin
 	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden

@@ -57,17 +57,17 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     }
 
     let input = read_input(args.input.as_deref())?;
-    let mut stream = stream::read(&input)?;
+    let mut stream = stream::read_lazily(input)?;
     let report = pipeline::run(&mut stream.manifests, &sets)?;
     let resources = render::Inputs::of(&stream.manifests).resources;
     helm_log::summarize(report.summary_line(resources), resources);
-    let output = stream::write(&stream)?;
+    let output = stream::render(&stream)?;
 
     if let Some(code) = tell(&args.report, &report, &stream.manifests)? {
         return Ok(code);
     }
     match &args.output {
-        Some(path) => write_atomically(path, &output)?,
+        Some(path) => write_atomically(path, |f| output.write_to(f))?,
         None => write_stdout(&output)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -86,7 +86,8 @@ fn tell(args: &ReportArgs, report: &Report, manifests: &[Manifest]) -> Result<Op
         if path == Path::new("-") {
             to_stderr(&text);
         } else {
-            write_atomically(path, text.as_bytes()).context("cannot write the report")?;
+            write_atomically(path, |f| f.write_all(text.as_bytes()))
+                .context("cannot write the report")?;
         }
     }
     if args.diff {
@@ -155,9 +156,9 @@ fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     Ok(input)
 }
 
-fn write_stdout(output: &[u8]) -> Result<()> {
+fn write_stdout(output: &stream::Rendered) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(output).and_then(|()| stdout.flush()) {
+    match output.write_to(&mut stdout).and_then(|()| stdout.flush()) {
         // Whoever reads us stopped listening (`| head`): not our error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to stdout"),
@@ -165,7 +166,10 @@ fn write_stdout(output: &[u8]) -> Result<()> {
 }
 
 /// Writes next to the target and renames over it, so a reader never sees half a file.
-fn write_atomically(path: &Path, output: &[u8]) -> Result<()> {
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     let file_name = path
         .file_name()
@@ -176,7 +180,9 @@ fn write_atomically(path: &Path, output: &[u8]) -> Result<()> {
         std::process::id()
     );
     let tmp = dir.map_or_else(|| tmp_name.clone().into(), |d| d.join(&tmp_name));
-    std::fs::write(&tmp, output).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::File::create(&tmp)
+        .and_then(|mut file| write(&mut file))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| {
         let _ = std::fs::remove_file(&tmp);
         format!("cannot replace {}", path.display())

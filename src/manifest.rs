@@ -1,7 +1,11 @@
 //! One document of the stream: its raw text, where it came from, and its parsed value.
 
-use crate::yaml::Hazard;
+use crate::yaml::{self, Hazard};
+use anyhow::{Result, anyhow};
 use serde_json::{Map, Value};
+use std::fmt;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 /// The annotation Helm 4 puts on every document it hands to a post-renderer.
 pub const HELM4_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -19,9 +23,13 @@ pub struct Manifest {
     /// The `---` line that opened it (empty for a first document without one).
     pub separator: String,
     /// The document's text as it came in.
-    pub raw: String,
-    /// The parsed document; `None` for empty, comment-only and `null` documents.
+    pub raw: Raw,
+    /// The parsed document; `None` for empty, comment-only and `null` documents. Until
+    /// [`Manifest::read_fully`], only `apiVersion`, `kind` and `metadata` (see `complete`).
     pub value: Option<Value>,
+    /// Whether `value` holds the whole document. The stream reader builds only what
+    /// selectors look at; the pipeline reads the rest of the documents steps select.
+    pub complete: bool,
     /// The value before the first step changed it; set only once something changed.
     pub before_change: Option<Value>,
     pub hazards: Vec<Hazard>,
@@ -37,12 +45,36 @@ impl Manifest {
             index,
             line: 0,
             separator: String::new(),
-            raw: String::new(),
+            raw: Raw::default(),
             value: Some(value),
+            complete: true,
             before_change: None,
             hazards: Vec::new(),
             generated: false,
         }
+    }
+
+    /// Reads the whole document when only its head was read.
+    pub fn read_fully(&mut self) -> Result<()> {
+        if self.complete {
+            return Ok(());
+        }
+        let parsed = yaml::read_document(&self.raw).map_err(|e| self.read_error(e))?;
+        self.value = parsed.value;
+        self.hazards = parsed.hazards;
+        self.complete = true;
+        Ok(())
+    }
+
+    /// A reader error located in the stream: document, template and stream line.
+    pub fn read_error(&self, e: yaml::ReadError) -> anyhow::Error {
+        anyhow!(
+            "input {}, line {}, column {}: {}",
+            self.place(),
+            self.line + e.line.saturating_sub(1),
+            e.column,
+            e.message
+        )
     }
 
     pub fn kind(&self) -> &str {
@@ -151,6 +183,79 @@ impl Manifest {
             v = v.get(key)?;
         }
         v.as_object()
+    }
+}
+
+/// A document's text: a slice of the input stream, shared rather than copied (a 50 MB stream
+/// stays 50 MB in memory), or text of its own. Reads as a `&str`.
+#[derive(Clone, Default)]
+pub struct Raw {
+    text: Arc<String>,
+    range: Range<usize>,
+}
+
+impl Raw {
+    /// `range` of `text`, which must fall on character boundaries.
+    pub fn slice(text: &Arc<String>, range: Range<usize>) -> Raw {
+        debug_assert!(text.get(range.clone()).is_some());
+        Raw {
+            text: Arc::clone(text),
+            range,
+        }
+    }
+}
+
+impl Deref for Raw {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.text.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+impl From<String> for Raw {
+    fn from(text: String) -> Raw {
+        let range = 0..text.len();
+        Raw {
+            text: Arc::new(text),
+            range,
+        }
+    }
+}
+
+impl From<&str> for Raw {
+    fn from(text: &str) -> Raw {
+        Raw::from(text.to_string())
+    }
+}
+
+impl PartialEq for Raw {
+    fn eq(&self, other: &Raw) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<str> for Raw {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<&str> for Raw {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl fmt::Debug for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
     }
 }
 

@@ -10,6 +10,7 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
+    read_selected_fully(manifests, sets)?;
     let mut report = Report::default();
     for set in sets {
         for step in &set.steps {
@@ -20,10 +21,7 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             let mut generated: Vec<(usize, Manifest)> = Vec::new();
             for i in 0..manifests.len() {
                 let m = &manifests[i];
-                if !m.is_resource()
-                    || !step.select.matches(m)
-                    || step.exclude.iter().any(|e| e.matches(m))
-                {
+                if !selects(step, m) {
                     continue;
                 }
                 matched += 1;
@@ -105,6 +103,33 @@ fn check_generated(value: &Value, owner: &Manifest, step_id: &str) -> Result<()>
     Ok(())
 }
 
+fn selects(step: &Step, m: &Manifest) -> bool {
+    m.is_resource() && step.select.matches(m) && !step.exclude.iter().any(|e| e.matches(m))
+}
+
+/// The stream reader builds only what selectors look at. Documents some step selects are read
+/// in full here (all of them when an action looks at the whole stream); the others are never
+/// changed, so what was read of them holds for every step.
+fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
+    let steps = || {
+        sets.iter()
+            .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
+    };
+    let everything = steps().any(|(_, step)| step.action.reads_stream());
+    // A pod-targeting step reports a resource without a pod template from its head alone.
+    let needs_body = |set: &PatchSet, step: &Step, m: &Manifest| {
+        selects(step, m)
+            && (step.target == Target::Resource
+                || pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some())
+    };
+    for m in manifests.iter_mut() {
+        if everything || steps().any(|(set, step)| needs_body(set, step, m)) {
+            m.read_fully()?;
+        }
+    }
+    Ok(())
+}
+
 /// The resource of the stream (or generated earlier in this step) with the same group,
 /// kind, namespace and name as `doc`: two documents for one object would make Helm and
 /// `kubectl apply` keep only one of them, whichever comes last.
@@ -150,7 +175,7 @@ fn generated_document(owner: &Manifest, mut value: Value) -> Manifest {
     let mut doc = Manifest::from_value(owner.index, value);
     doc.generated = true;
     if let Some(source) = source_comment(&owner.raw) {
-        doc.raw = format!("# Source: {source}\n");
+        doc.raw = format!("# Source: {source}\n").into();
     }
     doc
 }
@@ -173,6 +198,16 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
         let reason = "empty document".into();
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     };
+    let has_pod = || {
+        pod::template_path(m.kind(), m.group(), &set.pod_templates)
+            .and_then(|path| before.pointer(&format!("{path}/spec")))
+            .is_some_and(Value::is_object)
+    };
+    if step.target != Target::Resource && !has_pod() {
+        // Without a pod there is nothing to do: skip the copy and compare of the resource.
+        let reason = format!("{} has no pod template", m.kind());
+        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
+    }
     let mut working = before.clone();
     let notes = match apply_to_targets(set, step, m, stream, &mut working) {
         Ok(notes) => notes,

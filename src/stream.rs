@@ -1,11 +1,18 @@
 //! Splits a multi-document YAML stream into documents the way Kubernetes does, and writes
 //! the result back: untouched documents byte for byte, changed ones re-emitted.
 
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, Raw};
 use crate::yaml;
 use anyhow::{Result, anyhow, bail};
+use std::borrow::Cow;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BOM: &str = "\u{feff}";
+/// Below this many bytes one thread reads the stream: starting threads would cost more than
+/// it saves (Helm and Argo CD start us on every render).
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 /// The documents of a stream, and whether it began with a UTF-8 byte order mark.
 #[derive(Debug)]
@@ -14,52 +21,113 @@ pub struct Stream {
     pub manifests: Vec<Manifest>,
 }
 
-/// Splits and parses a whole stream. Fails (and names document, template and line) on
-/// anything Kubernetes would reject or that we could not read faithfully.
+/// Splits and parses a whole stream, every document in full. Fails (and names document,
+/// template and line) on anything Kubernetes would reject or that we could not read faithfully.
 pub fn read(input: &[u8]) -> Result<Stream> {
-    let text = std::str::from_utf8(input).map_err(|e| {
-        let valid = &input[..e.valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut stream = read_lazily(input.to_vec())?;
+    for m in &mut stream.manifests {
+        m.read_fully()?;
+    }
+    Ok(stream)
+}
+
+/// [`read`], but each document's value holds only its head (`apiVersion`, `kind`,
+/// `metadata`: what selectors look at) until [`Manifest::read_fully`]; the rest is checked,
+/// not built. [`crate::pipeline::run`] reads in full what its steps select. Documents keep
+/// their text as slices of the input rather than copies.
+pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
+    let text = String::from_utf8(input).map_err(|e| {
+        let valid_up_to = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..valid_up_to]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         anyhow!(
             "input is not valid UTF-8 (line {line}, byte {})",
-            e.valid_up_to() + 1
+            valid_up_to + 1
         )
     })?;
-    let (bom, text) = match text.strip_prefix(BOM) {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    let text = Arc::new(text);
+    let (bom, offset) = match text.starts_with(BOM) {
+        true => (true, BOM.len()),
+        false => (false, 0),
     };
+    let chunks = split(&text[offset..])?;
+    let mut parsed = read_heads(&chunks).into_iter();
     let mut manifests = Vec::new();
-    for (index, chunk) in split(text)?.into_iter().enumerate() {
+    for (index, chunk) in chunks.into_iter().enumerate() {
         let mut m = Manifest {
             index: index + 1,
             line: chunk.line,
             separator: chunk.separator.to_string(),
-            raw: chunk.body.to_string(),
+            raw: Raw::slice(
+                &text,
+                offset + chunk.start..offset + chunk.start + chunk.body.len(),
+            ),
             value: None,
+            complete: false,
             before_change: None,
             hazards: Vec::new(),
             generated: false,
         };
-        let parsed = yaml::read_document(chunk.body).map_err(|e| {
-            anyhow!(
-                "input {}, line {}, column {}: {}",
-                m.place(),
-                chunk.line + e.line.saturating_sub(1),
-                e.column,
-                e.message
-            )
-        })?;
+        let parsed = parsed
+            .next()
+            .ok_or_else(|| anyhow!("internal error: document {} was not read", m.index))?
+            .map_err(|e| m.read_error(e))?;
         m.value = parsed.value;
         m.hazards = parsed.hazards;
+        m.complete = parsed.complete;
         manifests.push(m);
     }
     Ok(Stream { bom, manifests })
 }
 
+/// Reads the head of every document, on as many threads as there are cores when the stream is
+/// large; results in stream order.
+fn read_heads(chunks: &[Chunk]) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
+    let bytes: usize = chunks.iter().map(|c| c.body.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || chunks.len() < 2 || bytes < PARALLEL_MIN_BYTES {
+        return chunks
+            .iter()
+            .map(|c| yaml::read_document_head(c.body))
+            .collect();
+    }
+    // Largest documents first, each thread taking the next unread one: a huge CRD near the
+    // end of the stream would otherwise start last and finish long after everything else.
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(chunks[i].body.len()));
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(chunks.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        done.push((i, yaml::read_document_head(chunks[i].body)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 struct Chunk<'a> {
     separator: &'a str,
     body: &'a str,
+    /// Byte offset of `body` in the text split.
+    start: usize,
     line: usize,
 }
 
@@ -82,6 +150,7 @@ fn split(text: &str) -> Result<Vec<Chunk<'_>>> {
                     chunks.push(Chunk {
                         separator,
                         body: &text[body_start..offset],
+                        start: body_start,
                         line: body_line,
                     });
                 }
@@ -101,6 +170,7 @@ fn split(text: &str) -> Result<Vec<Chunk<'_>>> {
         chunks.push(Chunk {
             separator,
             body: &text[body_start..],
+            start: body_start,
             line: body_line,
         });
     }
@@ -110,25 +180,65 @@ fn split(text: &str) -> Result<Vec<Chunk<'_>>> {
 /// Writes the stream back. Only documents whose value changed are re-emitted, under their
 /// original header comments; everything else is copied byte for byte.
 pub fn write(stream: &Stream) -> Result<Vec<u8>> {
-    let mut out = String::new();
+    let rendered = render(stream)?;
+    let mut out = Vec::with_capacity(rendered.len());
+    rendered.write_to(&mut out)?;
+    Ok(out)
+}
+
+/// The output stream as pieces: untouched text borrowed from the input, emitted text for
+/// changed and generated documents. Everything that can fail has happened by the time it
+/// exists, so writing it fails only if the writer does (nothing half-written on an error),
+/// and the output is never held as a second copy of the stream.
+pub struct Rendered<'a> {
+    pieces: Vec<Cow<'a, str>>,
+}
+
+impl Rendered<'_> {
+    /// Output size in bytes.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|p| p.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.iter().all(|p| p.is_empty())
+    }
+
+    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        for piece in &self.pieces {
+            out.write_all(piece.as_bytes())?;
+        }
+        out.flush()
+    }
+}
+
+/// Emits every changed and generated document and lays out the output (see [`write()`]).
+pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
+    let mut pieces: Vec<Cow<str>> = Vec::new();
     if stream.bom {
-        out.push_str(BOM);
+        pieces.push(BOM.into());
     }
     for m in &stream.manifests {
         if m.generated {
-            if !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
+            let ends_a_line = pieces
+                .iter()
+                .rev()
+                .find(|p| !p.is_empty())
+                .is_none_or(|p| p.ends_with('\n'));
+            if !ends_a_line {
+                pieces.push("\n".into());
             }
-            out.push_str("---\n");
-            out.push_str(&m.raw);
+            pieces.push("---\n".into());
+            pieces.push(Cow::Borrowed(&m.raw));
             if let Some(value) = &m.value {
-                out.push_str(&yaml::emit(value)?);
+                pieces.push(yaml::emit(value)?.into());
             }
             continue;
         }
-        out.push_str(&m.separator);
+        pieces.push(Cow::Borrowed(&m.separator));
         if !m.is_changed() {
-            out.push_str(&m.raw);
+            pieces.push(Cow::Borrowed(&m.raw));
             continue;
         }
         if let Some(h) = m.hazards.first() {
@@ -142,16 +252,14 @@ pub fn write(stream: &Stream) -> Result<Vec<u8>> {
         }
         let Some(value) = &m.value else { continue };
         let emitted = yaml::emit(value).map_err(|e| anyhow!("input {}: {e}", m.place()))?;
-        let header = manifest::header(&m.raw);
+        pieces.push(manifest::header(&m.raw).into());
         if m.raw.contains("\r\n") {
-            out.push_str(header);
-            out.push_str(&emitted.replace('\n', "\r\n"));
+            pieces.push(emitted.replace('\n', "\r\n").into());
         } else {
-            out.push_str(header);
-            out.push_str(&emitted);
+            pieces.push(emitted.into());
         }
     }
-    Ok(out.into_bytes())
+    Ok(Rendered { pieces })
 }
 
 #[cfg(test)]
@@ -211,6 +319,30 @@ mod tests {
             e.starts_with("input document 2 (c/templates/b.yaml), line 7"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn large_streams_read_in_parallel_keep_order_and_the_first_error() {
+        let doc = |i: usize| {
+            format!(
+                "---\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: {}\n",
+                "x".repeat(2_000)
+            )
+        };
+        let mut text: String = (0..300).map(doc).collect();
+        assert!(text.len() > PARALLEL_MIN_BYTES);
+        let stream = read(text.as_bytes()).unwrap();
+        let names: Vec<_> = stream
+            .manifests
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        assert_eq!(names, (0..300).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        assert_eq!(write(&stream).unwrap(), text.as_bytes());
+        text.push_str("---\nkind: A\nx: [1\n");
+        text.insert_str(doc(0).len(), "---\nkind: B\ny: {\n");
+        let e = read(text.as_bytes()).unwrap_err().to_string();
+        assert!(e.starts_with("input document 2, line 9"), "{e}");
     }
 
     #[test]

@@ -177,7 +177,10 @@ fn documents(bytes: &[u8]) -> BTreeMap<String, Doc> {
             continue;
         };
         let key = key_of(&m);
-        let doc = Doc { raw: m.raw, value };
+        let doc = Doc {
+            raw: m.raw.to_string(),
+            value,
+        };
         assert!(docs.insert(key.clone(), doc).is_none(), "{key} twice");
     }
     docs

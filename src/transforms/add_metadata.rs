@@ -76,6 +76,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if target.get("kind").is_none() {
             return Ok(Outcome::NotApplicable(

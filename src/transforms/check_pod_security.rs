@@ -64,6 +64,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let is_resource = target.get("kind").is_some();
         let Some(path) = pod::template_path(ctx.kind, ctx.group, ctx.pod_templates) else {

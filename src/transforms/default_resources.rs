@@ -126,6 +126,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers = match targets::containers(target, ctx) {
             Ok(containers) => containers,

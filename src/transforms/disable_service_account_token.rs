@@ -47,6 +47,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let spec = match targets::pod_spec(target, ctx) {
             Ok(spec) => spec,

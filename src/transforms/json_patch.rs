@@ -115,6 +115,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         for (i, op) in self.0.iter().enumerate() {
             apply_operation(op, target, ctx)

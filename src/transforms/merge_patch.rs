@@ -59,6 +59,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         match (ctx.mode, target) {
             (Mode::Overwrite, target) => merge(target, &self.0),

@@ -49,7 +49,8 @@ pub struct Context<'a> {
     pub resource: &'a Manifest,
     /// Every document of the stream as it stood before this step touched this resource
     /// (earlier resources already show this step's changes). Only cross-resource actions
-    /// look here, and their docs say so.
+    /// look here, and their docs say so; they keep [`Transform::READS_STREAM`] `true`, or
+    /// documents no step selects hold only `apiVersion`, `kind` and `metadata` here.
     pub stream: &'a [Manifest],
 }
 
@@ -82,6 +83,10 @@ pub trait Transform {
     /// The user documentation `pulse-harden explain KEY` prints (Markdown): what it does,
     /// why, its options, and a patch-file example.
     const DOCS: &'static str;
+    /// Whether the action looks at other documents through `Context::stream`. Those
+    /// documents are then read in full first; an action that only changes its own target
+    /// says `false`, so documents no step selects are never fully parsed.
+    const READS_STREAM: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -126,6 +131,13 @@ macro_rules! registry {
             pub fn key(&self) -> &'static str {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::KEY),*
+                }
+            }
+
+            /// See [`Transform::READS_STREAM`].
+            pub fn reads_stream(&self) -> bool {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::READS_STREAM),*
                 }
             }
 

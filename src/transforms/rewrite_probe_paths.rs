@@ -200,6 +200,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers: Vec<&mut Value> = if let Some(spec) = workloads::pod_spec(target, ctx) {
             pod::containers_mut(spec)

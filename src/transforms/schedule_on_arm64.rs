@@ -137,6 +137,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let is_resource = workloads::is_resource(target);
         let Some(spec) = workloads::pod_spec(target, ctx) else {

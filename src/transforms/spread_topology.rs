@@ -108,6 +108,8 @@ Example:
 ```
 "#;
 
+    const READS_STREAM: bool = false;
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if !workloads::is_resource(target) {
             return Ok(Outcome::NotApplicable(

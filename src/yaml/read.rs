@@ -19,11 +19,17 @@ pub const MAX_NODES: usize = 5_000_000;
 
 const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
+/// The top-level keys selectors look at: all a head read builds.
+const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+
 /// A document as read: `None` when it holds no node (empty, comments only, or `null`).
 #[derive(Debug)]
 pub struct Parsed {
     pub value: Option<Value>,
     pub hazards: Vec<Hazard>,
+    /// False after a head read that left out top-level keys other than `apiVersion`, `kind`
+    /// and `metadata`.
+    pub complete: bool,
 }
 
 /// Something in a document that pulse-harden refuses to re-emit.
@@ -67,16 +73,66 @@ enum Frame {
         first_node: usize,
     },
     Map {
-        map: Map<String, Value>,
+        /// Entries in the order assignments happen (duplicates and merges included); the map
+        /// is built once at the end, at its final size: a workload's values are held twice
+        /// while steps run, so slack in every map adds up.
+        entries: Vec<(String, Value)>,
         anchor: usize,
         first_node: usize,
         key: Option<Key>,
+    },
+    /// A collection a head read checks but does not build.
+    Skip {
+        is_map: bool,
+        anchor: usize,
+        first_node: usize,
+        /// For a sequence: every item so far is a mapping (a valid `<<` value).
+        all_maps: bool,
+        /// For a mapping: the next node is a key.
+        expect_key: bool,
+        /// For a mapping: the pending value belongs to a `<<` key at this position.
+        merge_at: Option<Pos>,
     },
 }
 
 enum Key {
     Name(String),
     Merge(Pos),
+    /// A top-level key a head read leaves out: its value is checked, not built.
+    Skipped,
+}
+
+/// What a skipped node is, as far as a `<<` merge key cares.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Scalar,
+    Seq { all_maps: bool },
+    Map,
+}
+
+impl Shape {
+    fn of(value: &Value) -> Shape {
+        match value {
+            Value::Object(_) => Shape::Map,
+            Value::Array(items) => Shape::Seq {
+                all_maps: items.iter().all(Value::is_object),
+            },
+            _ => Shape::Scalar,
+        }
+    }
+}
+
+/// Why a read stopped: a real error, or a head read that needs a full read (a top-level
+/// `<<`, or a built part aliasing a skipped one).
+enum Stop {
+    Error(ReadError),
+    NeedFull,
+}
+
+impl From<ReadError> for Stop {
+    fn from(e: ReadError) -> Stop {
+        Stop::Error(e)
+    }
 }
 
 /// A finished node on its way to its parent.
@@ -91,25 +147,55 @@ struct Node {
 struct Reader {
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Value, usize)>,
+    /// Anchors inside skipped parts: their shape and size, no value.
+    skipped_anchors: HashMap<usize, (Shape, usize)>,
     nodes: usize,
     /// The part of `nodes` that aliases repeat.
     alias_nodes: usize,
     hazards: Vec<Hazard>,
     root: Option<Value>,
+    head_only: bool,
+    skipped_any: bool,
 }
 
+/// Reads a whole document.
 pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
+    match read(text, false) {
+        Ok(parsed) => Ok(parsed),
+        Err(Stop::Error(e)) => Err(e),
+        Err(Stop::NeedFull) => unreachable!("a full read never asks for a full read"),
+    }
+}
+
+/// Reads a document's `apiVersion`, `kind` and `metadata` (what selectors look at), and
+/// checks the rest without building it: the same errors as [`read_document`], at about half
+/// the cost. The value is complete when the document is not a mapping or when the head
+/// could not be read on its own.
+pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
+    match read(text, true) {
+        Ok(parsed) => Ok(parsed),
+        Err(Stop::Error(e)) => Err(e),
+        Err(Stop::NeedFull) => read_document(text),
+    }
+}
+
+fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     let mut reader = Reader {
         stack: Vec::new(),
         anchors: HashMap::new(),
+        skipped_anchors: HashMap::new(),
         nodes: 0,
         alias_nodes: 0,
         hazards: Vec::new(),
         root: None,
+        head_only,
+        skipped_any: false,
     };
     let mut documents = 0;
     let mut options = Options::default();
     options.emit_anchor_events = true;
+    // Comments are still checked as syntax; we have no use for their text.
+    options.emit_comments = false;
     let mut parser = Parser::new_from_str_with_options(text, options);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ReadError {
@@ -128,8 +214,48 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                     return Err(err(
                         pos,
                         "a second YAML document without a `---` line before it (content after a `...` end marker?); Kubernetes would silently ignore it",
-                    ));
+                    )
+                    .into());
                 }
+            }
+            Event::Scalar(text, style, anchor, tag) if reader.skipping() => {
+                let is_merge_key = reader.check_scalar(&text, style, tag.as_deref(), pos)?;
+                reader.count(1, pos)?;
+                if anchor != 0 {
+                    reader.skipped_anchors.insert(anchor, (Shape::Scalar, 1));
+                }
+                reader.finish_skipped(Shape::Scalar, is_merge_key, pos)?;
+            }
+            Event::Alias(id) if reader.skipping() => {
+                let (shape, size) = match (reader.anchors.get(&id), reader.skipped_anchors.get(&id))
+                {
+                    (Some((value, size)), _) => (Shape::of(value), *size),
+                    (None, Some(&(shape, size))) => (shape, size),
+                    (None, None) => {
+                        return Err(err(pos, "alias to an anchor that is not complete yet").into());
+                    }
+                };
+                // Counted as the full read counts it, so both refuse the same alias bombs.
+                reader.count(size + 1, pos)?;
+                reader.count_alias(size, pos)?;
+                reader.finish_skipped(shape, false, pos)?;
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _)
+                if reader.skipping() =>
+            {
+                reader.count(1, pos)?;
+                let is_map = matches!(event, Event::MappingStart(..));
+                reader.push(
+                    Frame::Skip {
+                        is_map,
+                        anchor,
+                        first_node: reader.nodes,
+                        all_maps: true,
+                        expect_key: true,
+                        merge_at: None,
+                    },
+                    pos,
+                )?;
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let node = reader.scalar(&text, style, tag.as_deref(), pos)?;
@@ -141,7 +267,10 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
             }
             Event::Alias(id) => {
                 let Some(&(_, size)) = reader.anchors.get(&id) else {
-                    return Err(err(pos, "alias to an anchor that is not complete yet"));
+                    if reader.skipped_anchors.contains_key(&id) {
+                        return Err(Stop::NeedFull);
+                    }
+                    return Err(err(pos, "alias to an anchor that is not complete yet").into());
                 };
                 // Count before cloning, so a bomb is refused before it takes memory. goyaml
                 // counts the alias node itself too.
@@ -170,7 +299,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                 reader.count(1, pos)?;
                 reader.push(
                     Frame::Map {
-                        map: Map::new(),
+                        entries: Vec::new(),
                         anchor,
                         first_node: reader.nodes,
                         key: None,
@@ -184,14 +313,37 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                         items,
                         anchor,
                         first_node,
-                    }) => (Value::Array(items), anchor, first_node),
+                    }) => {
+                        let mut items = items;
+                        items.shrink_to_fit();
+                        (Value::Array(items), anchor, first_node)
+                    }
                     Some(Frame::Map {
-                        map,
+                        entries,
                         anchor,
                         first_node,
                         ..
-                    }) => (Value::Object(map), anchor, first_node),
-                    None => return Err(err(pos, "unbalanced collection end")),
+                    }) => (Value::Object(build_map(entries)), anchor, first_node),
+                    Some(Frame::Skip {
+                        is_map,
+                        anchor,
+                        first_node,
+                        all_maps,
+                        ..
+                    }) => {
+                        let shape = if is_map {
+                            Shape::Map
+                        } else {
+                            Shape::Seq { all_maps }
+                        };
+                        if anchor != 0 {
+                            let size = reader.nodes - first_node + 1;
+                            reader.skipped_anchors.insert(anchor, (shape, size));
+                        }
+                        reader.finish_skipped(shape, false, pos)?;
+                        continue;
+                    }
+                    None => return Err(err(pos, "unbalanced collection end").into()),
                 };
                 if anchor != 0 {
                     let size = reader.nodes - first_node + 1;
@@ -211,7 +363,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
                 );
             }
             Event::UnresolvedAlias(name) => {
-                return Err(err(pos, &format!("alias *{name} has no anchor")));
+                return Err(err(pos, &format!("alias *{name} has no anchor")).into());
             }
             _ => {}
         }
@@ -223,6 +375,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
     Ok(Parsed {
         value,
         hazards: reader.hazards,
+        complete: !reader.skipped_any,
     })
 }
 
@@ -241,6 +394,71 @@ fn err(pos: Pos, message: &str) -> ReadError {
 }
 
 impl Reader {
+    /// Is the next node inside a part a head read leaves out?
+    fn skipping(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(
+                Frame::Skip { .. }
+                    | Frame::Map {
+                        key: Some(Key::Skipped),
+                        ..
+                    }
+            )
+        )
+    }
+
+    /// Checks a scalar a head read leaves out (a tag it cannot decode is an error either
+    /// way) and tells whether it is a `<<` merge key.
+    fn check_scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        pos: Pos,
+    ) -> Result<bool, ReadError> {
+        let core_suffix = tag.and_then(|t| (t.handle() == CORE_TAG_PREFIX).then(|| t.suffix()));
+        if let Some(suffix @ ("int" | "float" | "bool" | "null")) = core_suffix {
+            self.tagged_value(text, suffix, pos)?;
+        }
+        let plain = style == ScalarStyle::Plain;
+        Ok((plain && tag.is_none() && text == "<<") || core_suffix == Some("merge"))
+    }
+
+    /// Hands a node a head read left out to its parent: checks what a `<<` key needs.
+    fn finish_skipped(&mut self, shape: Shape, is_merge_key: bool, pos: Pos) -> Result<(), Stop> {
+        match self.stack.last_mut() {
+            Some(Frame::Skip {
+                is_map: true,
+                expect_key,
+                merge_at,
+                ..
+            }) => {
+                if *expect_key {
+                    if is_merge_key {
+                        *merge_at = Some(pos);
+                    }
+                    *expect_key = false;
+                } else {
+                    *expect_key = true;
+                    if let Some(at) = merge_at.take()
+                        && !matches!(shape, Shape::Map | Shape::Seq { all_maps: true })
+                    {
+                        return Err(err(at, MERGE_NEEDS_MAPS).into());
+                    }
+                }
+            }
+            Some(Frame::Skip {
+                is_map: false,
+                all_maps,
+                ..
+            }) => *all_maps &= shape == Shape::Map,
+            Some(Frame::Map { key, .. }) => *key = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn count(&mut self, nodes: usize, pos: Pos) -> Result<(), ReadError> {
         self.nodes = self.nodes.saturating_add(nodes);
         if self.nodes > MAX_NODES {
@@ -372,12 +590,22 @@ impl Reader {
 
     /// Hands a finished node to its parent: the next item of a sequence, or the key or value
     /// of a mapping entry.
-    fn finish(&mut self, node: Node) -> Result<(), ReadError> {
+    fn finish(&mut self, node: Node) -> Result<(), Stop> {
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
+            let at_root = self.stack.len() == 1;
             let key = if node.is_merge_key {
+                if self.head_only && at_root {
+                    return Err(Stop::NeedFull);
+                }
                 Key::Merge(node.pos)
             } else {
-                Key::Name(self.key_name(node))
+                match self.key_name(node) {
+                    name if self.head_only && at_root && !HEAD_KEYS.contains(&name.as_str()) => {
+                        self.skipped_any = true;
+                        Key::Skipped
+                    }
+                    name => Key::Name(name),
+                }
             };
             if let Some(Frame::Map { key: slot, .. }) = self.stack.last_mut() {
                 *slot = Some(key);
@@ -387,14 +615,12 @@ impl Reader {
         match self.stack.last_mut() {
             None => self.root = Some(node.value),
             Some(Frame::Seq { items, .. }) => items.push(node.value),
-            Some(Frame::Map { map, key, .. }) => match key.take() {
-                // Last duplicate wins, as in goyaml v2.
-                Some(Key::Name(name)) => {
-                    map.insert(name, node.value);
-                }
-                Some(Key::Merge(pos)) => merge_into(map, node.value, pos)?,
-                None => {}
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                Some(Key::Name(name)) => entries.push((name, node.value)),
+                Some(Key::Merge(pos)) => merge_into(entries, node.value, pos)?,
+                Some(Key::Skipped) | None => {}
             },
+            Some(Frame::Skip { .. }) => {}
         }
         Ok(())
     }
@@ -420,13 +646,23 @@ impl Reader {
 
 /// goyaml v2 merge semantics: entries are assigned in order, so `<<` overrides keys written
 /// before it and is overridden by keys written after it; in a list of maps the first map wins.
-fn merge_into(map: &mut Map<String, Value>, value: Value, pos: Pos) -> Result<(), ReadError> {
-    let wrong = || err(pos, "a `<<` merge key needs a map or a list of maps");
+const MERGE_NEEDS_MAPS: &str = "a `<<` merge key needs a map or a list of maps";
+
+/// Assigns the entries in order: a duplicate key keeps its first position and its last value,
+/// as in goyaml v2.
+fn build_map(entries: Vec<(String, Value)>) -> Map<String, Value> {
+    let mut map = Map::with_capacity(entries.len());
+    for (key, value) in entries {
+        map.insert(key, value);
+    }
+    map
+}
+
+fn merge_into(map: &mut Vec<(String, Value)>, value: Value, pos: Pos) -> Result<(), ReadError> {
+    let wrong = || err(pos, MERGE_NEEDS_MAPS);
     match value {
         Value::Object(source) => {
-            for (k, v) in source {
-                map.insert(k, v);
-            }
+            map.extend(source);
             Ok(())
         }
         Value::Array(sources) => {
@@ -434,9 +670,7 @@ fn merge_into(map: &mut Map<String, Value>, value: Value, pos: Pos) -> Result<()
                 let Value::Object(source) = source else {
                     return Err(wrong());
                 };
-                for (k, v) in source {
-                    map.insert(k, v);
-                }
+                map.extend(source);
             }
             Ok(())
         }
@@ -532,6 +766,84 @@ mod tests {
         let text = "[".repeat(20_000) + &"]".repeat(20_000);
         let e = read_document(&text).unwrap_err();
         assert!(e.message.contains("recursion limit"), "{e}");
+    }
+
+    /// A head read fails exactly where a full read fails, and otherwise yields the full
+    /// value's `apiVersion`, `kind` and `metadata` (or the full value, when it says so).
+    fn assert_head_read_agrees(text: &str) {
+        match (read_document(text), read_document_head(text)) {
+            (Ok(full), Ok(head)) => {
+                assert!(full.complete, "{text:?}");
+                let expected = match (&full.value, head.complete) {
+                    (Some(Value::Object(map)), false) => Some(Value::Object(
+                        map.iter()
+                            .filter(|(k, _)| HEAD_KEYS.contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )),
+                    (value, _) => value.clone(),
+                };
+                assert_eq!(head.value, expected, "{text:?}");
+            }
+            (Err(full), Err(head)) => assert_eq!(full, head, "{text:?}"),
+            (full, head) => panic!("{text:?}: full read {full:?}, head read {head:?}"),
+        }
+    }
+
+    #[test]
+    fn head_reads_agree_with_full_reads() {
+        let bomb = {
+            let mut text =
+                String::from("kind: A\nspec:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+            for i in 1..10 {
+                let prev = format!("*a{}", i - 1);
+                text.push_str(&format!(
+                    "  a{i}: &a{i} [{}]\n",
+                    [prev.as_str(); 10].join(", ")
+                ));
+            }
+            text
+        };
+        let deep = format!(
+            "kind: A\nspec: {}{}\n",
+            "[".repeat(2_000),
+            "]".repeat(2_000)
+        );
+        let cases = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {x: 'y'}\ndata:\n  k: |\n    v\n",
+            "kind: A\nspec: {x: &a [1]}\nmetadata: {labels: *a}\n",
+            "kind: A\nmetadata: &m {name: a}\nspec: {copy: *m}\n",
+            "<<: {kind: A}\nspec: 1\n",
+            "kind: A\nspec:\n  <<: 1\n",
+            "kind: A\nspec:\n  a: &m {x: 1}\n  b:\n    <<: [*m, {y: 2}]\n",
+            "kind: A\nspec:\n  b:\n    <<: [1]\n",
+            "kind: A\nspec:\n  b:\n    <<: []\n",
+            "kind: A\nspec:\n  s: &s x\n  b:\n    <<: *s\n",
+            "kind: A\nspec:\n  !!merge x: 1\n",
+            "kind: A\nspec: !!int abc\n",
+            "kind: A\nspec: !!float 1\nmetadata: !!bool yes\n",
+            "kind: A\nspec: *nope\n",
+            "kind: A\nspec: &a [*a]\n",
+            "kind: A\nspec: [1, 2\n",
+            "kind: A\nspec: 1\n...\nkind: B\n",
+            "kind: A\nspec: {0644: a, yes: b, 1.5: c}\nkind: B\n",
+            "kind: A\nspec: 0xFFFFFFFFFFFFFFFFFF\n",
+            "? [complex]\n: key\nkind: A\n",
+            "- a\n- b\n",
+            "just a scalar\n",
+            "",
+            "# comment only\n",
+            &bomb,
+            &deep,
+        ];
+        for text in cases {
+            assert_head_read_agrees(text);
+        }
+        assert!(!read_document_head(cases[0]).unwrap().complete);
+        let example = include_str!("../../examples/rendered.yaml");
+        for document in example.split("\n---\n") {
+            assert_head_read_agrees(document);
+        }
     }
 
     #[test]
