@@ -5,7 +5,7 @@ use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, sour
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod;
 use crate::report::{self, Entry, Report, StepResult};
-use crate::transforms::{Context, Outcome};
+use crate::transforms::{Context, Outcome, StreamReads};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 
@@ -108,14 +108,22 @@ fn selects(step: &Step, m: &Manifest) -> bool {
 }
 
 /// The stream reader builds only what selectors look at. Documents some step selects are read
-/// in full here (all of them when an action looks at the whole stream); the others are never
-/// changed, so what was read of them holds for every step.
+/// in full here, and so are those a cross-resource action reads (see `StreamReads`); the
+/// others are never changed, so what was read of them holds for every step.
 fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
     let steps = || {
         sets.iter()
             .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
     };
-    let everything = steps().any(|(_, step)| step.action.reads_stream());
+    let mut everything = false;
+    let mut kinds: Vec<&str> = Vec::new();
+    for (_, step) in steps() {
+        match step.action.reads_stream() {
+            StreamReads::Nothing => {}
+            StreamReads::Kinds(read) => kinds.extend(read),
+            StreamReads::Everything => everything = true,
+        }
+    }
     // A pod-targeting step reports a resource without a pod template from its head alone.
     let needs_body = |set: &PatchSet, step: &Step, m: &Manifest| {
         selects(step, m)
@@ -123,7 +131,10 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
                 || pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some())
     };
     for m in manifests.iter_mut() {
-        if everything || steps().any(|(set, step)| needs_body(set, step, m)) {
+        if everything
+            || kinds.contains(&m.kind())
+            || steps().any(|(set, step)| needs_body(set, step, m))
+        {
             m.read_fully()?;
         }
     }

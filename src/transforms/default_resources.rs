@@ -126,7 +126,7 @@ Example:
 ```
 "#;
 
-    const READS_STREAM: bool = false;
+    const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers = match targets::containers(target, ctx) {

@@ -138,7 +138,8 @@ impl TryFrom<Options> for GeneratePodDisruptionBudgets {
 impl Transform for GeneratePodDisruptionBudgets {
     const KEY: &'static str = "generatePodDisruptionBudgets";
     const SUMMARY: &'static str = "cross-resource: generate a policy/v1 PodDisruptionBudget for each replicated Deployment and StatefulSet";
-    const DOCS: &'static str = r#"**Cross-resource**: reads the whole stream. For every Deployment and StatefulSet that runs
+    const DOCS: &'static str = r#"**Cross-resource**: reads the HorizontalPodAutoscalers and PodDisruptionBudgets of the
+stream. For every Deployment and StatefulSet that runs
 more than one replica, adds a `policy/v1` PodDisruptionBudget right after it, unless a
 PodDisruptionBudget in the stream already selects its pods.
 
@@ -181,6 +182,9 @@ Example:
     maxUnavailable: 1
 ```
 "#;
+
+    const READS_STREAM: super::StreamReads =
+        super::StreamReads::Kinds(&["HorizontalPodAutoscaler", "PodDisruptionBudget"]);
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if !workloads::is_resource(target) {

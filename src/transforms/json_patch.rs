@@ -115,7 +115,7 @@ Example:
 ```
 "#;
 
-    const READS_STREAM: bool = false;
+    const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         for (i, op) in self.0.iter().enumerate() {

@@ -37,6 +37,16 @@ pub enum Mode {
     IfAbsent,
 }
 
+/// Which documents of the stream, besides its own target, an action reads in full.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StreamReads {
+    Nothing,
+    /// Documents of these kinds (a PodDisruptionBudget generator reads HPAs and PDBs).
+    Kinds(&'static [&'static str]),
+    /// Every document: the safe default.
+    Everything,
+}
+
 /// What an action sees besides its target.
 pub struct Context<'a> {
     pub mode: Mode,
@@ -49,8 +59,8 @@ pub struct Context<'a> {
     pub resource: &'a Manifest,
     /// Every document of the stream as it stood before this step touched this resource
     /// (earlier resources already show this step's changes). Only cross-resource actions
-    /// look here, and their docs say so; they keep [`Transform::READS_STREAM`] `true`, or
-    /// documents no step selects hold only `apiVersion`, `kind` and `metadata` here.
+    /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
+    /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
 }
 
@@ -83,10 +93,10 @@ pub trait Transform {
     /// The user documentation `pulse-harden explain KEY` prints (Markdown): what it does,
     /// why, its options, and a patch-file example.
     const DOCS: &'static str;
-    /// Whether the action looks at other documents through `Context::stream`. Those
-    /// documents are then read in full first; an action that only changes its own target
-    /// says `false`, so documents no step selects are never fully parsed.
-    const READS_STREAM: bool = true;
+    /// Which other documents the action reads through `Context::stream`; those are read in
+    /// full first. An action that only changes its own target says `Nothing`, so documents
+    /// no step selects are never fully parsed.
+    const READS_STREAM: StreamReads = StreamReads::Everything;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -135,7 +145,7 @@ macro_rules! registry {
             }
 
             /// See [`Transform::READS_STREAM`].
-            pub fn reads_stream(&self) -> bool {
+            pub fn reads_stream(&self) -> StreamReads {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::READS_STREAM),*
                 }

@@ -200,7 +200,7 @@ Example:
 ```
 "#;
 
-    const READS_STREAM: bool = false;
+    const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers: Vec<&mut Value> = if let Some(spec) = workloads::pod_spec(target, ctx) {

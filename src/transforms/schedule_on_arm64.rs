@@ -137,7 +137,7 @@ Example:
 ```
 "#;
 
-    const READS_STREAM: bool = false;
+    const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let is_resource = workloads::is_resource(target);

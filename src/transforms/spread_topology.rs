@@ -108,7 +108,7 @@ Example:
 ```
 "#;
 
-    const READS_STREAM: bool = false;
+    const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if !workloads::is_resource(target) {
