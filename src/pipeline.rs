@@ -103,6 +103,12 @@ fn check_generated(value: &Value, owner: &Manifest, step_id: &str) -> Result<()>
     Ok(())
 }
 
+/// Whether the step can only act inside a pod template (so a resource without one is
+/// skipped, from its head alone).
+fn needs_pod(step: &Step) -> bool {
+    step.target != Target::Resource || step.action.needs_pod_template()
+}
+
 fn selects(step: &Step, m: &Manifest) -> bool {
     m.is_resource() && step.select.matches(m) && !step.exclude.iter().any(|e| e.matches(m))
 }
@@ -127,8 +133,8 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
     // A pod-targeting step reports a resource without a pod template from its head alone.
     let needs_body = |set: &PatchSet, step: &Step, m: &Manifest| {
         selects(step, m)
-            && (step.target == Target::Resource
-                || pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some())
+            && (pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some()
+                || !needs_pod(step))
     };
     for m in manifests.iter_mut() {
         if everything
@@ -214,7 +220,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
             .and_then(|path| before.pointer(&format!("{path}/spec")))
             .is_some_and(Value::is_object)
     };
-    if step.target != Target::Resource && !has_pod() {
+    if needs_pod(step) && !has_pod() {
         // Without a pod there is nothing to do: skip the copy and compare of the resource.
         let reason = format!("{} has no pod template", m.kind());
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));

@@ -65,6 +65,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const NEEDS_POD_TEMPLATE: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let is_resource = target.get("kind").is_some();

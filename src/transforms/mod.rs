@@ -97,6 +97,9 @@ pub trait Transform {
     /// full first. An action that only changes its own target says `Nothing`, so documents
     /// no step selects are never fully parsed.
     const READS_STREAM: StreamReads = StreamReads::Everything;
+    /// Whether the action works only on resources with a pod template, even as
+    /// `target: resource`; the pipeline then skips other resources without reading them.
+    const NEEDS_POD_TEMPLATE: bool = false;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -141,6 +144,13 @@ macro_rules! registry {
             pub fn key(&self) -> &'static str {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::KEY),*
+                }
+            }
+
+            /// See [`Transform::NEEDS_POD_TEMPLATE`].
+            pub fn needs_pod_template(&self) -> bool {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::NEEDS_POD_TEMPLATE),*
                 }
             }
 
