@@ -154,26 +154,14 @@ Example:
         let Some(spec) = spec.as_object_mut() else {
             return Ok(Outcome::NotApplicable("the pod spec is not a map".into()));
         };
-        let node_selector = spec
-            .entry("nodeSelector")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if node_selector.is_null() {
-            *node_selector = Value::Object(Map::new());
-        }
-        let Some(node_selector) = node_selector.as_object_mut() else {
+        let Some(node_selector) = super::targets::child_map(spec, "nodeSelector") else {
             return Ok(Outcome::Conflict("nodeSelector is not a map".into()));
         };
         node_selector.insert(ARCH_LABEL.into(), json!(self.architecture));
         if self.tolerations.is_empty() {
             return Ok(Outcome::Applied);
         }
-        let tolerations = spec
-            .entry("tolerations")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if tolerations.is_null() {
-            *tolerations = Value::Array(Vec::new());
-        }
-        let Some(tolerations) = tolerations.as_array_mut() else {
+        let Some(tolerations) = super::targets::child_list(spec, "tolerations") else {
             return Ok(Outcome::Partial(
                 "tolerations is not a list; none added".into(),
             ));

@@ -157,13 +157,8 @@ Example:
         let Some(spec) = spec.as_object_mut() else {
             return Ok(Outcome::NotApplicable("the pod spec is not a map".into()));
         };
-        let constraints = spec
-            .entry("topologySpreadConstraints")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if constraints.is_null() {
-            *constraints = Value::Array(Vec::new());
-        }
-        let Some(constraints) = constraints.as_array_mut() else {
+        let Some(constraints) = super::targets::child_list(spec, "topologySpreadConstraints")
+        else {
             return Ok(Outcome::Conflict(
                 "topologySpreadConstraints is not a list".into(),
             ));

@@ -95,6 +95,15 @@ pub fn child_map<'m>(
     slot.as_object_mut()
 }
 
+/// The list under `key`, created when absent or `null`. `None` when the value is not a list.
+pub fn child_list<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Vec<Value>> {
+    let slot = map.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+    if slot.is_null() {
+        *slot = Value::Array(Vec::new());
+    }
+    slot.as_array_mut()
+}
+
 /// A value of the holder's `securityContext`, without creating anything.
 pub fn security_field<'v>(holder: &'v Value, field: &str) -> Option<&'v Value> {
     holder.get("securityContext")?.get(field)
