@@ -138,6 +138,21 @@ pub struct ReportArgs {
     #[arg(long, env = "PULSE_HARDEN_STRICT")]
     pub strict: bool,
 
+    /// Fail (exit 2, nothing on stdout) when the input holds no resource: an empty render
+    /// is a mistake where empty output deletes things (Argo CD with auto-prune).
+    #[arg(long, env = "PULSE_HARDEN_REQUIRE_RESOURCES")]
+    pub require_resources: bool,
+
+    /// Add the change report to the stream as a ConfigMap of this name (data key
+    /// `report.txt`, or `report.json` with `--report-format json`), where Argo CD shows it.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "PULSE_HARDEN_REPORT_CONFIGMAP",
+        value_parser = configmap_name
+    )]
+    pub report_configmap: Option<String>,
+
     /// Print a unified diff of every changed or generated resource to stderr.
     #[arg(long)]
     pub diff: bool,
@@ -172,4 +187,20 @@ pub enum When {
     Auto,
     Always,
     Never,
+}
+
+/// A ConfigMap name as Kubernetes takes it: a DNS-1123 subdomain.
+fn configmap_name(name: &str) -> Result<String, String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(name.to_string())
+    } else {
+        Err("a ConfigMap name is lower-case letters, digits, `-` and `.` (a DNS-1123 subdomain, at most 253 characters)".into())
+    }
 }
