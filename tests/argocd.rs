@@ -155,18 +155,99 @@ impl Repo {
 }
 
 #[test]
-fn discover_finds_charts_only() {
+fn discover_claims_only_charts_that_opt_in() {
     let repo = Repo::new("argocd-discover", "helm");
-    let found = repo.run("discover", &repo.app, &[]);
-    assert!(found.status.success());
-    assert!(!found.stdout.is_empty());
+    let claims = |dir: &Path, vars: &[(&str, &str)]| {
+        let out = repo.run("discover", dir, vars);
+        // Not ours: exit 0 with no output (an error would be logged for every other app).
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        !out.stdout.is_empty()
+    };
+    // Installing the sidecar changes no existing app: a plain chart stays Argo CD's.
+    assert!(!claims(&repo.app, &[]));
+    std::fs::write(repo.app.join(".pulse-harden"), "").unwrap();
+    assert!(claims(&repo.app, &[]));
     let other = repo.home.dir.join("repo/apps/kustomized");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("kustomization.yaml"), "resources: []\n").unwrap();
-    let not_found = repo.run("discover", &other, &[]);
-    // Not ours: exit 0 with no output (an error would be logged for every other app).
-    assert!(not_found.status.success());
-    assert!(not_found.stdout.is_empty());
+    std::fs::write(other.join(".pulse-harden"), "").unwrap();
+    assert!(!claims(&other, &[]));
+    // The sidecar's switch for claiming every chart.
+    std::fs::remove_file(repo.app.join(".pulse-harden")).unwrap();
+    assert!(claims(&repo.app, &[("PULSE_HARDEN_DISCOVER", "charts")]));
+    assert!(!claims(&other, &[("PULSE_HARDEN_DISCOVER", "charts")]));
+}
+
+#[test]
+fn generate_takes_charts_that_render_json() {
+    let repo = Repo::new("argocd-json", "helm3");
+    let templates = repo.app.join("templates");
+    std::fs::remove_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("cm.json"),
+        "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"{{ .Release.Name }}\"}}\n",
+    )
+    .unwrap();
+    let out = repo.generated(&[("PARAM_PROFILE", "none")]);
+    assert!(out.contains("\"kind\": \"ConfigMap\""), "{out}");
+}
+
+#[test]
+fn generate_adds_the_report_as_a_configmap_when_asked() {
+    let repo = Repo::new("argocd-report", "helm");
+    let out = repo.generated(&[
+        ("PARAM_PROFILE", "none"),
+        ("PARAM_PATCHES_0", "patches/seccomp.yaml"),
+        ("PARAM_REPORT_CONFIGMAP", "web-hardening"),
+    ]);
+    let report = out
+        .split("\n---\n")
+        .find(|d| d.contains("name: web-hardening"))
+        .unwrap_or_else(|| panic!("no report ConfigMap:\n{out}"));
+    assert!(report.contains("kind: ConfigMap"), "{report}");
+    assert!(
+        report.contains("app.kubernetes.io/managed-by: pulse-harden"),
+        "{report}"
+    );
+    assert!(report.contains("report.txt: |"), "{report}");
+    assert!(report.contains("Deployment/web-demo"), "{report}");
+    assert!(report.contains("patches/seccomp.yaml"), "{report}");
+    // Without the parameter, no ConfigMap.
+    let plain = repo.generated(&[("PARAM_PROFILE", "none")]);
+    assert!(!plain.contains("web-hardening"));
+    repo.generate_fails(
+        &[("PARAM_REPORT_CONFIGMAP", "Not A Name")],
+        &["a ConfigMap name is lower-case letters"],
+    );
+}
+
+#[test]
+fn generate_is_strict_when_asked() {
+    let repo = Repo::new("argocd-strict", "helm");
+    std::fs::write(
+        repo.app.join("patches/nothing.yaml"),
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: jobs-only\n    select: {kind: CronJob}\n    mergePatch: {metadata: {labels: {a: b}}}\n",
+    )
+    .unwrap();
+    let vars = [
+        ("PARAM_PROFILE", "none"),
+        ("PARAM_PATCHES_0", "patches/nothing.yaml"),
+    ];
+    repo.generated(&vars);
+    let strict = [vars[0], vars[1], ("PARAM_STRICT", "true")];
+    repo.generate_fails(
+        &strict,
+        &["step matched nothing", "pulse-harden failed (exit 1)"],
+    );
+    repo.generate_fails(
+        &[("PARAM_STRICT", "yes")],
+        &["strict parameter is true or false"],
+    );
 }
 
 #[test]
@@ -240,7 +321,7 @@ fn generate_fails_loudly_and_prints_nothing() {
     );
     repo.generate_fails(
         &[("PARAM_RELEASE_NAME", "Not_A_Release!")],
-        &["invalid release name", "helm template failed"],
+        &["invalid release name Not_A_Release", "at most 53"],
     );
     repo.generate_fails(
         &[("PARAM_PROFILE", "no-such-profile")],
@@ -272,7 +353,11 @@ fn generate_fails_loudly_and_prints_nothing() {
     std::fs::create_dir_all(&templates).unwrap();
     repo.generate_fails(
         &[],
-        &["rendered no resources", "refusing to print an empty stream"],
+        &[
+            "the input holds no resources",
+            "refusing to write an empty stream",
+            "pulse-harden failed (exit 2)",
+        ],
     );
 }
 
