@@ -77,9 +77,9 @@ pub struct RunArgs {
         long = "patches",
         value_name = "PATH",
         env = "PULSE_HARDEN_PATCHES",
-        value_delimiter = ':'
+        value_parser = items::<PathBuf, ':'>
     )]
-    pub patches: Vec<PathBuf>,
+    pub patches: Vec<Items<PathBuf>>,
 
     /// Built-in profile to apply (see `pulse-harden explain`). Repeatable or comma-separated;
     /// `none` applies nothing.
@@ -87,9 +87,9 @@ pub struct RunArgs {
         long,
         value_name = "NAME",
         env = "PULSE_HARDEN_PROFILE",
-        value_delimiter = ','
+        value_parser = items::<String, ','>
     )]
-    pub profile: Vec<String>,
+    pub profile: Vec<Items<String>>,
 
     /// Resolve patch paths relative to this directory and refuse any that lead out of it
     /// (`..`, absolute paths, symlinks): for patch files from an app repository (Argo CD).
@@ -203,4 +203,24 @@ fn configmap_name(name: &str) -> Result<String, String> {
     } else {
         Err("a ConfigMap name is lower-case letters, digits, `-` and `.` (a DNS-1123 subdomain, at most 253 characters)".into())
     }
+}
+
+/// The items of one `-p a:b` or `--profile a,b` (or of its environment variable), split at
+/// `SEP`: an empty item (`PULSE_HARDEN_PATCHES=`, a trailing `:`) is no item, not an error.
+#[derive(Debug, Clone)]
+pub struct Items<T>(pub Vec<T>);
+
+fn items<T: From<String>, const SEP: char>(text: &str) -> Result<Items<T>, String> {
+    Ok(Items(
+        text.split(SEP)
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| T::from(item.to_string()))
+            .collect(),
+    ))
+}
+
+/// All the items given, in order.
+pub fn flatten<T>(lists: &[Items<T>]) -> impl Iterator<Item = &T> {
+    lists.iter().flat_map(|list| list.0.iter())
 }

@@ -45,19 +45,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn harden(args: &RunArgs) -> Result<ExitCode> {
-    // An empty item (`PULSE_HARDEN_PATCHES=`, a trailing `:` or `,`) is no item.
-    let patches: Vec<&Path> = args
-        .patches
-        .iter()
-        .map(|p| p.as_path())
-        .filter(|p| !p.as_os_str().is_empty())
-        .collect();
-    let mut profiles: Vec<&str> = args
-        .profile
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect();
+    let patches: Vec<&Path> = cli::flatten(&args.patches).map(|p| p.as_path()).collect();
+    let mut profiles: Vec<&str> = cli::flatten(&args.profile).map(|p| p.as_str()).collect();
     if profiles.is_empty() && patches.is_empty() {
         profiles.push(profiles::DEFAULT_PROFILE);
     }
