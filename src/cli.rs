@@ -16,10 +16,14 @@ Examples:
   PULSE_HARDEN_PATCHES=/etc/pulse-harden/patches PULSE_HARDEN_REPORT=/tmp/web-report.txt \\
       helm upgrade --install web ./chart --post-renderer pulse-harden
 
-  # Argo CD config management plugin, `generate` command (stdout must be only the stream;
-  # stderr shows in the Argo CD UI)
-  sh -c 'helm template \"$ARGOCD_APP_NAME\" . -n \"$ARGOCD_APP_NAMESPACE\" \\
-      | pulse-harden -p /patches --strict'
+  # Argo CD config management plugin, the heart of argocd/plugin.yaml's `generate` (which
+  # also checks every value first): pipefail, Application values only as values, patch files
+  # confined to the app directory, an empty render refused (--strict refuses it too), the
+  # stream printed only when both succeeded; stderr shows in the Argo CD UI on failure
+  bash -c 'set -euo pipefail; out=$(mktemp)
+      helm template --namespace=\"$ARGOCD_APP_NAMESPACE\" -- \"$ARGOCD_APP_NAME\" . \\
+        | pulse-harden --patch-root=\"$PWD\" --patches=patches/ --require-resources > \"$out\"
+      cat \"$out\"'
 
   # CI gate: fail when the rendered chart is not hardened, and show what would change
   helm template web ./chart | pulse-harden -p patches/ --check --diff
@@ -35,8 +39,8 @@ actions and profiles. The summary line on stderr appears only on a terminal
 
 Exit codes:
   0  success; with --check: nothing would change
-  1  --check: something would change; --strict: a step matched nothing or a conflict was
-     left alone (nothing is written to stdout)
+  1  --check: something would change; --strict: a step matched nothing, a conflict was
+     left alone, or the input held no resource (nothing is written to stdout)
   2  error: bad input, bad patch file, a step that cannot apply (nothing is written to
      stdout)";
 
@@ -133,8 +137,8 @@ pub struct ReportArgs {
     #[arg(long)]
     pub check: bool,
 
-    /// Also fail (exit 1, nothing on stdout) when a step matched no resource or a conflict
-    /// left a resource (or part of it) alone.
+    /// Also fail (exit 1, nothing on stdout) when a step matched no resource, a conflict
+    /// left a resource (or part of it) alone, or the input holds no resource.
     #[arg(long, env = "PULSE_HARDEN_STRICT")]
     pub strict: bool,
 

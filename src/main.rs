@@ -186,7 +186,10 @@ fn tell(
         failed = true;
     }
     if args.strict {
-        let violations = report.strict_violations();
+        let mut violations = report.strict_violations();
+        if inputs.resources == 0 {
+            violations.push("the input holds no resources (did the chart render nothing?)".into());
+        }
         if !violations.is_empty() {
             let mut text = format!(
                 "pulse-harden: strict mode failed ({}):\n",

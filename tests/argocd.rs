@@ -314,3 +314,97 @@ fn generate_hardens_the_seed_charts() {
         );
     }
 }
+
+/// The Argo CD example of `pulse-harden --help`, run as it is written in an app directory:
+/// it hardens, refuses an empty render, and uses what the shipped plugin uses.
+#[test]
+fn the_help_example_is_the_plugins_pipeline() {
+    let help = support::ok(Command::new(support::pulse_harden_path()).arg("--help"));
+    let start = help
+        .find("  bash -c '")
+        .expect("no Argo CD example in --help");
+    let rest = &help[start + "  bash -c '".len()..];
+    let script = &rest[..rest
+        .find("'\n")
+        .expect("the example's quote does not close")];
+    let plugin = common::argocd::plugin_command("generate").join("\n");
+    for part in [
+        "set -euo pipefail",
+        "--patch-root=",
+        "--require-resources",
+        "helm template",
+        " -- ",
+    ] {
+        assert!(
+            script.contains(part),
+            "--help example lacks `{part}`:\n{script}"
+        );
+        assert!(plugin.contains(part), "plugin.yaml lacks `{part}`");
+    }
+    let repo = Repo::new("argocd-help-example", "helm");
+    let run = |app: &Path| {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(script);
+        repo.home.isolate(&mut cmd);
+        let path = std::env::join_paths(std::iter::once(repo.bin.clone()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
+        cmd.current_dir(app)
+            .env("PATH", path)
+            .env("TMPDIR", &repo.home.dir)
+            .env("ARGOCD_APP_NAME", "web")
+            .env("ARGOCD_APP_NAMESPACE", "prod")
+            .output()
+            .unwrap()
+    };
+    let out = run(&repo.app);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stream = String::from_utf8(out.stdout).unwrap();
+    let deployment = support::document_from(&stream, "demo/templates/deployment.yaml");
+    assert!(deployment.contains("seccompProfile"), "{deployment}");
+    let templates = repo.app.join("templates");
+    std::fs::remove_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    let empty = run(&repo.app);
+    assert!(!empty.status.success());
+    assert!(empty.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("the input holds no resources"));
+}
+
+/// `--report-configmap` outside Argo CD: the JSON report under `report.json`, a name taken
+/// already is an error.
+#[test]
+fn the_report_configmap_takes_the_report_format_and_a_free_name() {
+    let stream = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: taken\n";
+    let out = common::harden(
+        &[
+            "--profile",
+            "none",
+            "--report-configmap",
+            "r",
+            "--report-format",
+            "json",
+        ],
+        stream.as_bytes(),
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.starts_with(&format!("{stream}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r\n  labels:\n    app.kubernetes.io/managed-by: pulse-harden\ndata:\n  report.json: ")),
+        "{out}"
+    );
+    let run = common::feed(
+        common::pulse_harden().args(["--profile", "none", "--report-configmap", "taken"]),
+        stream.as_bytes(),
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    assert_eq!(
+        run.stderr,
+        "pulse-harden: error: --report-configmap taken: ConfigMap/taken in document 1 has that name already\n"
+    );
+}
