@@ -462,11 +462,15 @@ fn a_fifo_or_device_given_as_a_patch_file_is_refused_not_waited_for() {
             .unwrap()
             .success()
     );
+    // A socket, and a link to a device (not one that reads forever on the old code).
+    let _socket = std::os::unix::net::UnixListener::bind(dir.join("root/s.yaml")).unwrap();
+    symlink("/dev/tty", dir.join("root/tty.yaml")).unwrap();
     std::fs::write(dir.join("in.yaml"), STREAM).unwrap();
     for args in [
         vec!["-p", "root/p.yaml", "-f", "in.yaml"],
         vec!["--patch-root", "root", "-p", "p.yaml", "-f", "in.yaml"],
-        vec!["-p", "/dev/null", "-f", "in.yaml"],
+        vec!["-p", "root/s.yaml", "-f", "in.yaml"],
+        vec!["-p", "root/tty.yaml", "-f", "in.yaml"],
     ] {
         let (code, stderr) = run_with_deadline(&dir, &args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
