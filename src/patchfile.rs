@@ -285,8 +285,10 @@ pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet
         let mut files: Vec<_> = std::fs::read_dir(&location)
             .with_context(|| format!("cannot read patch directory {}", path.display()))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
+            // Every `.yaml` that is not a directory: a FIFO or device among them is refused
+            // by `load_file`, not skipped.
             .filter(|p| {
-                p.is_file()
+                !p.is_dir()
                     && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
             })
             .collect();

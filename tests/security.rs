@@ -471,6 +471,8 @@ fn a_fifo_or_device_given_as_a_patch_file_is_refused_not_waited_for() {
         vec!["--patch-root", "root", "-p", "p.yaml", "-f", "in.yaml"],
         vec!["-p", "root/s.yaml", "-f", "in.yaml"],
         vec!["-p", "root/tty.yaml", "-f", "in.yaml"],
+        // In a patch directory too.
+        vec!["-p", "root", "-f", "in.yaml"],
     ] {
         let (code, stderr) = run_with_deadline(&dir, &args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
