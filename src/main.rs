@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
 use pulse_harden::files::{self, Mode};
 use pulse_harden::manifest::Manifest;
-use pulse_harden::message::printable;
+use pulse_harden::message::{printable, printable_json};
 use pulse_harden::patchfile::PatchSet;
 use pulse_harden::report::{self, Report, redact, render};
 use pulse_harden::{diff, explain, helm_log, patchfile, pipeline, profiles, stream};
@@ -161,13 +161,12 @@ fn tell(
     let interactive = std::io::stderr().is_terminal();
     if let Some(path) = args.report.as_deref().filter(|p| !p.as_os_str().is_empty()) {
         let text = match args.report_format {
-            ReportFormat::Text => render::text(report, &inputs),
-            ReportFormat::Json => render::json(report, &inputs),
+            ReportFormat::Text => printable(&render::text(report, &inputs)).into_owned(),
+            ReportFormat::Json => printable_json(&render::json(report, &inputs)).into_owned(),
         };
         if path == Path::new("-") {
             to_stderr(&text);
         } else {
-            let text = printable(&text);
             files::replace(path, Mode::KeepExisting { private }, |f| {
                 f.write_all(text.as_bytes())
             })

@@ -530,8 +530,10 @@ fn escape_sequences_from_the_input_never_reach_a_terminal_or_the_log() {
     let failing = format!(
         "# Source: chart/templates/{evil}.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  \"k{evil}\": !!int x\n"
     );
+    // YAML allows these only as escapes in double quotes (and bidi controls anywhere).
+    let escaped = r"\e]0;pwned\a\e[2J\r\x9b\u202e";
     let reported = format!(
-        "# Source: chart/templates/{evil}.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"c{evil}\"\n  labels: {{\"a{evil}\": b}}\n"
+        "# Source: chart/templates/\u{202e}x.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"c{escaped}\"\n  labels: {{\"a{escaped}\": b}}\n"
     );
     for (input, args) in [
         (&failing, vec!["--profile", "none"]),
@@ -556,7 +558,7 @@ fn escape_sequences_from_the_input_never_reach_a_terminal_or_the_log() {
         let (run, log) = run_as_helm_plugin(&dir, &args, input.as_bytes());
         for (what, text) in [("stderr", &run.stderr), ("log", &log)] {
             assert!(
-                !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{7}'),
+                !text.contains(['\u{1b}', '\r', '\u{7}', '\u{9b}', '\u{202e}']),
                 "{args:?}: raw control characters in {what}: {text:?}"
             );
         }
@@ -564,6 +566,28 @@ fn escape_sequences_from_the_input_never_reach_a_terminal_or_the_log() {
             assert!(run.stderr.contains("\\u{1b}"), "{args:?}: {}", run.stderr);
         }
     }
+    // The JSON report stays JSON: escaped the JSON way, with the name intact once parsed.
+    let run = feed(
+        pulse_harden().args(["-p", &patch, "--report", "-", "--report-format", "json"]),
+        reported.as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(['\u{1b}', '\u{9b}', '\u{202e}']),
+        "{}",
+        run.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stderr).unwrap();
+    assert!(
+        run.stderr
+            .contains(r#""ConfigMap/c\u001b]0;pwned\u0007\u001b[2J\r\u009b\u202e""#),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        report["resources"][0]["resource"],
+        "ConfigMap/c\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}\u{202e}"
+    );
 }
 
 #[test]
