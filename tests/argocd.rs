@@ -408,3 +408,20 @@ fn the_report_configmap_takes_the_report_format_and_a_free_name() {
         "pulse-harden: error: --report-configmap taken: ConfigMap/taken in document 1 has that name already\n"
     );
 }
+
+/// `--strict` refuses an empty input too (exit 1), even with no step to match nothing.
+#[test]
+fn strict_refuses_an_empty_input() {
+    for input in ["", "---\n# only a comment\n---\n"] {
+        let run = common::feed(
+            common::pulse_harden().args(["--profile", "none", "--strict"]),
+            input.as_bytes(),
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert_eq!(
+            run.stderr,
+            "pulse-harden: strict mode failed (1 problem):\n  the input holds no resources (did the chart render nothing?)\n"
+        );
+    }
+}
