@@ -19,12 +19,30 @@ pub enum Mode {
     OwnerOnly,
 }
 
-/// Writes `path` as `write` fills it (see the module docs).
+/// Writes `path` as `write` fills it (see the module docs). A path under `/dev/` or `/proc/`
+/// (`/dev/null`, `/dev/stdout`, `/dev/fd/3` from `>(…)`) is a device or a pipe: it is opened
+/// and written, never replaced (replacing `/dev/null` with a file, as root, breaks the
+/// machine). Any other path that is a FIFO, socket or device is refused.
 pub fn replace(
     path: &Path,
     mode: Mode,
     write: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<()> {
+    if path.starts_with("/dev") || path.starts_with("/proc") {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        return write(&mut file).with_context(|| format!("cannot write {}", path.display()));
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !(meta.is_file() || meta.is_symlink() || meta.is_dir())
+    {
+        anyhow::bail!(
+            "{} is a FIFO, socket or device: pulse-harden writes files, or /dev and /proc paths such as /dev/stdout",
+            path.display()
+        );
+    }
     let file_name = path
         .file_name()
         .with_context(|| format!("{} is not a file path", path.display()))?;
@@ -146,6 +164,37 @@ mod tests {
         assert_eq!(mode(&out), 0o600);
         // Nothing left behind.
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn devices_are_written_not_replaced_and_fifos_refused() {
+        // /proc/self/fd/N cannot be renamed over: the old way would fail, not break anything.
+        let d = dir("devices");
+        let out = d.join("through-proc.txt");
+        let file = File::create(&out).unwrap();
+        let proc = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&file)
+        ));
+        replace(&proc, Mode::OwnerOnly, |f| {
+            std::io::Write::write_all(f, b"x")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "x");
+        let fifo = d.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = replace(&fifo, Mode::OwnerOnly, |_| Ok(())).unwrap_err();
+        assert!(
+            format!("{e}").contains("is a FIFO, socket or device"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -617,3 +617,44 @@ fn empty_items_in_the_patch_list_are_absent() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// `-o /dev/stdout` and `--report /dev/stderr` write to the device or pipe; they never put a
+/// file in place of the link (as root, the old rename-over replaced `/dev` entries). A FIFO
+/// anywhere else, which someone else may be reading, is refused.
+/// (Not run against the old code: it would replace this machine's `/dev/stdout`.)
+#[test]
+fn device_paths_are_written_not_replaced() {
+    let dir = temp_dir("security-devices");
+    std::fs::write(dir.join("in.yaml"), STREAM).unwrap();
+    let before = std::fs::read_link("/dev/stdout").ok();
+    let out = pulse_harden()
+        .current_dir(&dir)
+        .args(["--profile", "none", "-f", "in.yaml", "-o", "/dev/stdout"])
+        .args(["--report", "/dev/stderr"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), STREAM);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No step selected any resource"));
+    assert_eq!(std::fs::read_link("/dev/stdout").ok(), before);
+    assert!(
+        Command::new("mkfifo")
+            .arg(dir.join("out.fifo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, stderr) = run_with_deadline(
+        &dir,
+        &["--profile", "none", "-f", "in.yaml", "-o", "out.fifo"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("out.fifo is a FIFO, socket or device"),
+        "{stderr}"
+    );
+}
