@@ -16,10 +16,14 @@ Examples:
   PULSE_HARDEN_PATCHES=/etc/pulse-harden/patches PULSE_HARDEN_REPORT=/tmp/web-report.txt \\
       helm upgrade --install web ./chart --post-renderer pulse-harden
 
-  # Argo CD config management plugin, `generate` command (stdout must be only the stream;
-  # stderr shows in the Argo CD UI)
-  sh -c 'helm template \"$ARGOCD_APP_NAME\" . -n \"$ARGOCD_APP_NAMESPACE\" \\
-      | pulse-harden -p /patches --strict'
+  # Argo CD config management plugin, the heart of argocd/plugin.yaml's `generate` (which
+  # also checks every value first): pipefail, Application values only as values, patch files
+  # confined to the app directory, an empty render refused (--strict refuses it too), the
+  # stream printed only when both succeeded; stderr shows in the Argo CD UI on failure
+  bash -c 'set -euo pipefail; out=$(mktemp)
+      helm template --namespace=\"$ARGOCD_APP_NAMESPACE\" -- \"$ARGOCD_APP_NAME\" . \\
+        | pulse-harden --patch-root=\"$PWD\" --patches=patches/ --require-resources > \"$out\"
+      cat \"$out\"'
 
   # CI gate: fail when the rendered chart is not hardened, and show what would change
   helm template web ./chart | pulse-harden -p patches/ --check --diff
@@ -35,8 +39,8 @@ actions and profiles. The summary line on stderr appears only on a terminal
 
 Exit codes:
   0  success; with --check: nothing would change
-  1  --check: something would change; --strict: a step matched nothing or a conflict was
-     left alone (nothing is written to stdout)
+  1  --check: something would change; --strict: a step matched nothing, a conflict was
+     left alone, or the input held no resource (nothing is written to stdout)
   2  error: bad input, bad patch file, a step that cannot apply (nothing is written to
      stdout)";
 
@@ -77,9 +81,9 @@ pub struct RunArgs {
         long = "patches",
         value_name = "PATH",
         env = "PULSE_HARDEN_PATCHES",
-        value_delimiter = ':'
+        value_parser = items::<PathBuf, ':'>
     )]
-    pub patches: Vec<PathBuf>,
+    pub patches: Vec<Items<PathBuf>>,
 
     /// Built-in profile to apply (see `pulse-harden explain`). Repeatable or comma-separated;
     /// `none` applies nothing.
@@ -87,9 +91,9 @@ pub struct RunArgs {
         long,
         value_name = "NAME",
         env = "PULSE_HARDEN_PROFILE",
-        value_delimiter = ','
+        value_parser = items::<String, ','>
     )]
-    pub profile: Vec<String>,
+    pub profile: Vec<Items<String>>,
 
     /// Resolve patch paths relative to this directory and refuse any that lead out of it
     /// (`..`, absolute paths, symlinks): for patch files from an app repository (Argo CD).
@@ -133,10 +137,25 @@ pub struct ReportArgs {
     #[arg(long)]
     pub check: bool,
 
-    /// Also fail (exit 1, nothing on stdout) when a step matched no resource or a conflict
-    /// left a resource (or part of it) alone.
+    /// Also fail (exit 1, nothing on stdout) when a step matched no resource, a conflict
+    /// left a resource (or part of it) alone, or the input holds no resource.
     #[arg(long, env = "PULSE_HARDEN_STRICT")]
     pub strict: bool,
+
+    /// Fail (exit 2, nothing on stdout) when the input holds no resource: an empty render
+    /// is a mistake where empty output deletes things (Argo CD with auto-prune).
+    #[arg(long, env = "PULSE_HARDEN_REQUIRE_RESOURCES")]
+    pub require_resources: bool,
+
+    /// Add the change report to the stream as a ConfigMap of this name (data key
+    /// `report.txt`, or `report.json` with `--report-format json`), where Argo CD shows it.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "PULSE_HARDEN_REPORT_CONFIGMAP",
+        value_parser = configmap_name
+    )]
+    pub report_configmap: Option<String>,
 
     /// Print a unified diff of every changed or generated resource to stderr.
     #[arg(long)]
@@ -172,4 +191,40 @@ pub enum When {
     Auto,
     Always,
     Never,
+}
+
+/// A ConfigMap name as Kubernetes takes it: a DNS-1123 subdomain.
+fn configmap_name(name: &str) -> Result<String, String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(name.to_string())
+    } else {
+        Err("a ConfigMap name is lower-case letters, digits, `-` and `.` (a DNS-1123 subdomain, at most 253 characters)".into())
+    }
+}
+
+/// The items of one `-p a:b` or `--profile a,b` (or of its environment variable), split at
+/// `SEP`: an empty item (`PULSE_HARDEN_PATCHES=`, a trailing `:`) is no item, not an error.
+#[derive(Debug, Clone)]
+pub struct Items<T>(pub Vec<T>);
+
+fn items<T: From<String>, const SEP: char>(text: &str) -> Result<Items<T>, String> {
+    Ok(Items(
+        text.split(SEP)
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| T::from(item.to_string()))
+            .collect(),
+    ))
+}
+
+/// All the items given, in order.
+pub fn flatten<T>(lists: &[Items<T>]) -> impl Iterator<Item = &T> {
+    lists.iter().flat_map(|list| list.0.iter())
 }

@@ -2,6 +2,7 @@
 //! the output text, with Secret and ConfigMap data values redacted.
 
 use crate::manifest::{self, Manifest};
+use crate::message::printable;
 use crate::report::redact;
 use crate::yaml;
 use anyhow::{Context, Result};
@@ -28,6 +29,8 @@ pub fn render(manifests: &[Manifest], color: bool) -> Result<String> {
             .context_radius(3)
             .header(&old_label, &new_label)
             .to_string();
+        // Input text could hold escape sequences: made printable before our own colours.
+        let text = printable(&text);
         if color {
             out.push_str(&colorize(&text));
         } else {

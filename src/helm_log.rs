@@ -3,6 +3,8 @@
 //! chain, or a one-line summary of what was done, also goes to a log file under Helm's cache
 //! directory — `$HELM_CACHE_HOME/pulse-harden/last-run.log` — and to the terminal, if there is one.
 
+use crate::files::{self, Mode};
+use crate::message::printable;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,15 +32,17 @@ pub fn summarize(summary: String, resources: usize) {
 /// `--post-renderer-args` is logged before clap exits with its usage error.
 pub fn parse_args<P: clap::Parser>() -> P {
     P::try_parse().unwrap_or_else(|e| {
-        if e.use_stderr()
-            && let Some(log) = log_path()
-        {
-            let message = format!("pulse-harden: {}", e.render())
-                .trim_end()
-                .to_string();
+        if !e.use_stderr() {
+            e.exit() // --help, --version
+        }
+        // A bad value is quoted by clap: printed plain and escaped, like every message.
+        let rendered = e.render().to_string();
+        if let Some(log) = log_path() {
+            let message = format!("pulse-harden: {rendered}").trim_end().to_string();
             report_to_user(&log, &message, true);
         }
-        e.exit()
+        eprint!("{}", printable(&rendered));
+        std::process::exit(e.exit_code())
     })
 }
 
@@ -66,9 +70,19 @@ pub fn finish(outcome: &std::thread::Result<anyhow::Result<ExitCode>>) {
 
 /// Writes the message to the log file and, if there is one, the terminal.
 fn report_to_user(log: &Path, message: &str, failed: bool) {
-    let invocation: Vec<String> = std::env::args().skip(1).collect();
+    let message = &*printable(message);
+    let invocation: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| printable(&a.to_string_lossy()).into_owned())
+        .collect();
     if let Err(e) = write_log(log, &invocation, message) {
-        eprintln!("pulse-harden: cannot write {}: {e}", log.display());
+        eprintln!(
+            "{}",
+            printable(&format!(
+                "pulse-harden: cannot write {}: {e:#}",
+                log.display()
+            ))
+        );
     }
     // When stderr is already a terminal the user sees it there; say it once.
     if !std::io::stderr().is_terminal() {
@@ -111,9 +125,11 @@ fn helm_cache_home() -> Option<PathBuf> {
     Some(base.join("helm"))
 }
 
-fn write_log(path: &Path, invocation: &[String], message: &str) -> std::io::Result<()> {
+/// The log holds error messages about the user's charts: its directory is made 0700 and the
+/// file 0600, and a link planted at either name is refused or replaced, never followed.
+fn write_log(path: &Path, invocation: &[String], message: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        private_dir(dir)?;
     }
     let text = format!(
         "pulse-harden {} as Helm plugin `{}`, arguments: {}\n{message}\n",
@@ -125,7 +141,34 @@ fn write_log(path: &Path, invocation: &[String], message: &str) -> std::io::Resu
             invocation.join(" ")
         }
     );
-    std::fs::write(path, text)
+    files::replace(path, Mode::OwnerOnly, |f| f.write_all(text.as_bytes()))
+}
+
+/// Creates `dir` (0700) or makes sure the one there is a real directory of ours, 0700.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)?;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(meta) if !meta.is_dir() => {
+                anyhow::bail!("{} is not a directory (a symlink?)", dir.display())
+            }
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(_) => {}
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
+    Ok(())
 }
 
 /// Writes to the controlling terminal, if the process has one; silently does nothing

@@ -5,9 +5,11 @@
 
 pub mod diff;
 pub mod explain;
+pub mod files;
 pub mod glob;
 pub mod helm_log;
 pub mod manifest;
+pub mod message;
 pub mod patchfile;
 pub mod pipeline;
 pub mod pod;

@@ -3,11 +3,15 @@
 
 mod cli;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
+use pulse_harden::files::{self, Mode};
 use pulse_harden::manifest::Manifest;
-use pulse_harden::report::{self, Report, render};
+use pulse_harden::message::{printable, printable_json};
+use pulse_harden::patchfile::PatchSet;
+use pulse_harden::report::{self, Report, redact, render};
 use pulse_harden::{diff, explain, helm_log, patchfile, pipeline, profiles, stream};
+use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,7 +24,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("pulse-harden: error: {e:#}");
+            to_stderr(&format!("pulse-harden: error: {e:#}\n"));
             ExitCode::from(2)
         }
         Err(_) => {
@@ -41,15 +45,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn harden(args: &RunArgs) -> Result<ExitCode> {
+    let patches: Vec<&Path> = cli::flatten(&args.patches).map(|p| p.as_path()).collect();
+    let mut profiles: Vec<&str> = cli::flatten(&args.profile).map(|p| p.as_str()).collect();
+    if profiles.is_empty() && patches.is_empty() {
+        profiles.push(profiles::DEFAULT_PROFILE);
+    }
     let mut sets = Vec::new();
-    let mut profiles = args.profile.clone();
-    if profiles.is_empty() && args.patches.is_empty() {
-        profiles.push(profiles::DEFAULT_PROFILE.to_string());
+    for name in profiles {
+        sets.extend(profiles::load(name)?);
     }
-    for name in &profiles {
-        sets.extend(profiles::load(name.trim())?);
-    }
-    for path in &args.patches {
+    for path in patches {
         sets.extend(patchfile::load_path_within(
             path,
             args.patch_root.as_deref(),
@@ -58,42 +63,121 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read_lazily(input)?;
-    let report = pipeline::run(&mut stream.manifests, &sets)?;
-    let resources = render::Inputs::of(&stream.manifests).resources;
-    helm_log::summarize(report.summary_line(resources), resources);
-    let output = stream::render(&stream)?;
+    // Every error from here on may stem from a document: it passes the scrub, so that no
+    // Secret or ConfigMap data value can reach stderr or the Helm log.
+    harden_stream(&mut stream, &sets, args).map_err(|e| {
+        let values = stream
+            .manifests
+            .iter()
+            .flat_map(|m| m.value.iter().chain(m.before_change.iter()));
+        anyhow!(redact::scrub(&format!("{e:#}"), values))
+    })
+}
 
-    if let Some(code) = tell(&args.report, &report, &stream.manifests)? {
+fn harden_stream(
+    stream: &mut stream::Stream,
+    sets: &[PatchSet],
+    args: &RunArgs,
+) -> Result<ExitCode> {
+    let report = pipeline::run(&mut stream.manifests, sets)?;
+    let resources = render::Inputs::of(&stream.manifests).resources;
+    if resources == 0 && args.report.require_resources {
+        bail!(
+            "the input holds no resources (did the chart render nothing?); refusing to write an empty stream (--require-resources)"
+        );
+    }
+    helm_log::summarize(report.summary_line(resources), resources);
+    if let Some(name) = &args.report.report_configmap {
+        add_report_configmap(stream, name, &report, args.report.report_format)?;
+    }
+    let private = stream.manifests.iter().any(holds_secret);
+    let output = stream::render(stream)?;
+
+    if let Some(code) = tell(&args.report, &report, &stream.manifests, private)? {
         return Ok(code);
     }
     match &args.output {
-        Some(path) => write_atomically(path, |f| output.write_to(f))?,
+        Some(path) => files::replace(path, Mode::KeepExisting { private }, |f| output.write_to(f))?,
         None => write_stdout(&output)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Does the document hold a Secret? A list read only up to its head might.
+fn holds_secret(m: &Manifest) -> bool {
+    m.value.as_ref().is_some_and(redact::holds_secret)
+        || (!m.complete && m.kind().to_ascii_lowercase().ends_with("list"))
+}
+
+/// `--report-configmap NAME`: the report as a ConfigMap at the end of the stream, where Argo
+/// CD (which shows a plugin's stderr only when it fails) shows it like any resource.
+fn add_report_configmap(
+    stream: &mut stream::Stream,
+    name: &str,
+    report: &Report,
+    format: ReportFormat,
+) -> Result<()> {
+    if let Some(m) = stream.manifests.iter().find(|m| {
+        m.is_resource() && m.kind() == "ConfigMap" && m.group().is_empty() && m.name() == name
+    }) {
+        bail!(
+            "--report-configmap {name}: {} in {} has that name already",
+            m.id(),
+            m.place()
+        );
+    }
+    let inputs = render::Inputs::of(&stream.manifests);
+    let (key, text) = match format {
+        ReportFormat::Text => (
+            "report.txt",
+            printable(&render::text(report, &inputs)).into_owned(),
+        ),
+        ReportFormat::Json => ("report.json", render::json(report, &inputs)),
+    };
+    let value = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "pulse-harden"},
+        },
+        "data": {key: text},
+    });
+    let mut doc = Manifest::from_value(stream.manifests.len() + 1, value);
+    doc.generated = true;
+    stream.manifests.push(doc);
+    Ok(())
+}
+
 /// Writes the report, diffs and summary, and lists what `--check` and `--strict` fail on.
 /// Returns the exit code when the run ends without writing the stream.
-fn tell(args: &ReportArgs, report: &Report, manifests: &[Manifest]) -> Result<Option<ExitCode>> {
+fn tell(
+    args: &ReportArgs,
+    report: &Report,
+    manifests: &[Manifest],
+    private: bool,
+) -> Result<Option<ExitCode>> {
     let inputs = render::Inputs::of(manifests);
     let interactive = std::io::stderr().is_terminal();
     if let Some(path) = args.report.as_deref().filter(|p| !p.as_os_str().is_empty()) {
         let text = match args.report_format {
-            ReportFormat::Text => render::text(report, &inputs),
-            ReportFormat::Json => render::json(report, &inputs),
+            ReportFormat::Text => printable(&render::text(report, &inputs)).into_owned(),
+            ReportFormat::Json => printable_json(&render::json(report, &inputs)).into_owned(),
         };
         if path == Path::new("-") {
             to_stderr(&text);
         } else {
-            write_atomically(path, |f| f.write_all(text.as_bytes()))
-                .context("cannot write the report")?;
+            files::replace(path, Mode::KeepExisting { private }, |f| {
+                f.write_all(text.as_bytes())
+            })
+            .context("cannot write the report")?;
         }
     }
     if args.diff {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = !no_color && wanted(args.color, interactive);
-        to_stderr(&diff::render(manifests, color)?);
+        // Escaped inside, around its own colours.
+        write_stderr(&diff::render(manifests, color)?);
     }
     let mut failed = false;
     if args.check && report.would_change() {
@@ -101,7 +185,10 @@ fn tell(args: &ReportArgs, report: &Report, manifests: &[Manifest]) -> Result<Op
         failed = true;
     }
     if args.strict {
-        let violations = report.strict_violations();
+        let mut violations = report.strict_violations();
+        if inputs.resources == 0 {
+            violations.push("the input holds no resources (did the chart render nothing?)".into());
+        }
         if !violations.is_empty() {
             let mut text = format!(
                 "pulse-harden: strict mode failed ({}):\n",
@@ -132,8 +219,13 @@ fn wanted(when: When, interactive: bool) -> bool {
     }
 }
 
-/// Diagnostics are best effort: a closed stderr must not turn a good run into a failure.
+/// Messages for people: input text in them is made [`printable`].
 fn to_stderr(text: &str) {
+    write_stderr(&printable(text));
+}
+
+/// Diagnostics are best effort: a closed stderr must not turn a good run into a failure.
+fn write_stderr(text: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = stderr
         .write_all(text.as_bytes())
@@ -163,28 +255,4 @@ fn write_stdout(output: &stream::Rendered) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to stdout"),
     }
-}
-
-/// Writes next to the target and renames over it, so a reader never sees half a file.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp_name = format!(
-        ".{}.pulse-harden-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    );
-    let tmp = dir.map_or_else(|| tmp_name.clone().into(), |d| d.join(&tmp_name));
-    std::fs::File::create(&tmp)
-        .and_then(|mut file| write(&mut file))
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot replace {}", path.display())
-    })
 }

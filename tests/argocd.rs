@@ -4,169 +4,108 @@
 //! `PARAM_*` and `ARGOCD_ENV_*` — with the real helm and pulse-harden on PATH.
 
 mod common;
+use common::argocd::Repo;
 use common::helm_home as support;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use support::{HelmHome, SECCOMP_PATCH, TYPO_PATCH};
-
-/// A command of the plugin spec: `command` followed by `args`, as the CMP server joins them.
-fn plugin_command(pointer: &str) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("argocd/plugin.yaml"))
-            .unwrap();
-    let plugin: Value = serde_saphyr::from_str(&text).unwrap();
-    assert_eq!(plugin["kind"], "ConfigManagementPlugin");
-    let spec = &plugin["spec"][pointer];
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default()
-    };
-    let (command, args) = if pointer == "discover" {
-        (&spec["find"]["command"], &spec["find"]["args"])
-    } else {
-        (&spec["command"], &spec["args"])
-    };
-    let mut all = strings(command);
-    all.extend(strings(args));
-    assert!(
-        !all.is_empty(),
-        "no {pointer} command in argocd/plugin.yaml"
-    );
-    all
-}
-
-/// A repository checkout as the sidecar receives it: `apps/demo` is a chart (helm create's
-/// scaffold plus a template that shows what Helm was told), with files outside the app
-/// directory that it must not reach.
-struct Repo {
-    home: HelmHome,
-    bin: PathBuf,
-    app: PathBuf,
-}
-
-impl Repo {
-    /// A sidecar with `helm` (Helm 4's `helm` or Helm 3's `helm3`) and pulse-harden on PATH.
-    fn sidecar(name: &str, helm: &str) -> (HelmHome, PathBuf) {
-        let home = HelmHome::new(name);
-        let bin = home.dir.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::os::unix::fs::symlink(support::tool(helm), bin.join("helm")).unwrap();
-        std::os::unix::fs::symlink(support::pulse_harden_path(), bin.join("pulse-harden")).unwrap();
-        (home, bin)
-    }
-
-    /// A seed chart from `tests/charts/` as the app.
-    fn seed(chart: &str) -> Self {
-        let (home, bin) = Self::sidecar(&format!("argocd-seed-{chart}"), "helm");
-        let app = home.dir.join("repo/apps").join(chart);
-        support::copy_dir(&support::seed_chart(chart), &app);
-        Repo { home, bin, app }
-    }
-
-    fn new(name: &str, helm: &str) -> Self {
-        let (home, bin) = Self::sidecar(name, helm);
-        let chart = home.scaffold_chart(helm);
-        let app = home.dir.join("repo/apps/demo");
-        std::fs::create_dir_all(app.parent().unwrap()).unwrap();
-        std::fs::rename(chart, &app).unwrap();
-        std::fs::write(
-            app.join("templates/told.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: told\ndata:\n  namespace: {{ .Release.Namespace | quote }}\n  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}\n  monitoring: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" | quote }}\n",
-        )
-        .unwrap();
-        std::fs::create_dir_all(app.join("patches")).unwrap();
-        std::fs::write(app.join("patches/seccomp.yaml"), SECCOMP_PATCH).unwrap();
-        std::fs::write(app.join("values-prod.yaml"), "replicaCount: 3\n").unwrap();
-        std::fs::write(home.dir.join("repo/outside.yaml"), SECCOMP_PATCH).unwrap();
-        Repo { home, bin, app }
-    }
-
-    /// Runs a plugin command in `dir` with the sidecar's environment (PATH, HOME, Helm's
-    /// homes), Argo CD's build environment and these extra variables.
-    fn run(&self, which: &str, dir: &Path, vars: &[(&str, &str)]) -> Output {
-        let argv = plugin_command(which);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]).env_clear();
-        self.home.isolate(&mut cmd);
-        let system_path = std::env::var_os("PATH").unwrap_or_default();
-        let mut path = vec![self.bin.clone()];
-        path.extend(std::env::split_paths(&system_path));
-        cmd.current_dir(dir)
-            .env("PATH", std::env::join_paths(path).unwrap())
-            .env("HOME", &self.home.dir)
-            .env("TMPDIR", &self.home.dir)
-            .env("ARGOCD_APP_NAME", "web")
-            .env("ARGOCD_APP_NAMESPACE", "prod")
-            .env("ARGOCD_APP_SOURCE_PATH", "apps/demo")
-            .env("KUBE_VERSION", "1.32.0")
-            .env(
-                "KUBE_API_VERSIONS",
-                "v1,apps/v1,policy/v1,monitoring.coreos.com/v1",
-            )
-            .envs(vars.iter().copied());
-        cmd.output().unwrap()
-    }
-
-    fn generate(&self, vars: &[(&str, &str)]) -> Output {
-        self.run("generate", &self.app, vars)
-    }
-
-    fn generated(&self, vars: &[(&str, &str)]) -> String {
-        let out = self.generate(vars);
-        assert!(
-            out.status.success(),
-            "generate failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Asserts that generate fails, prints nothing, and says `why` on stderr.
-    fn generate_fails(&self, vars: &[(&str, &str)], why: &[&str]) {
-        let out = self.generate(vars);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "should fail: {vars:?}");
-        assert!(
-            out.stdout.is_empty(),
-            "printed a stream although it failed: {vars:?}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        for part in why {
-            assert!(
-                stderr.contains(part),
-                "{vars:?}: `{part}` not in:\n{stderr}"
-            );
-        }
-        // The temporary stream is cleaned up.
-        let leftovers: Vec<_> = std::fs::read_dir(&self.home.dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("pulse-harden-plugin")
-            })
-            .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-    }
-}
+use std::path::Path;
+use std::process::Command;
+use support::{HelmHome, TYPO_PATCH};
 
 #[test]
-fn discover_finds_charts_only() {
+fn discover_claims_only_charts_that_opt_in() {
     let repo = Repo::new("argocd-discover", "helm");
-    let found = repo.run("discover", &repo.app, &[]);
-    assert!(found.status.success());
-    assert!(!found.stdout.is_empty());
+    let claims = |dir: &Path, vars: &[(&str, &str)]| {
+        let out = repo.run("discover", dir, vars);
+        // Not ours: exit 0 with no output (an error would be logged for every other app).
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        !out.stdout.is_empty()
+    };
+    // Installing the sidecar changes no existing app: a plain chart stays Argo CD's.
+    assert!(!claims(&repo.app, &[]));
+    std::fs::write(repo.app.join(".pulse-harden"), "").unwrap();
+    assert!(claims(&repo.app, &[]));
     let other = repo.home.dir.join("repo/apps/kustomized");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("kustomization.yaml"), "resources: []\n").unwrap();
-    let not_found = repo.run("discover", &other, &[]);
-    // Not ours: exit 0 with no output (an error would be logged for every other app).
-    assert!(not_found.status.success());
-    assert!(not_found.stdout.is_empty());
+    std::fs::write(other.join(".pulse-harden"), "").unwrap();
+    assert!(!claims(&other, &[]));
+    // The sidecar's switch for claiming every chart.
+    std::fs::remove_file(repo.app.join(".pulse-harden")).unwrap();
+    assert!(claims(&repo.app, &[("PULSE_HARDEN_DISCOVER", "charts")]));
+    assert!(!claims(&other, &[("PULSE_HARDEN_DISCOVER", "charts")]));
+}
+
+#[test]
+fn generate_takes_charts_that_render_json() {
+    let repo = Repo::new("argocd-json", "helm3");
+    let templates = repo.app.join("templates");
+    std::fs::remove_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("cm.json"),
+        "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"{{ .Release.Name }}\"}}\n",
+    )
+    .unwrap();
+    let out = repo.generated(&[("PARAM_PROFILE", "none")]);
+    assert!(out.contains("\"kind\": \"ConfigMap\""), "{out}");
+}
+
+#[test]
+fn generate_adds_the_report_as_a_configmap_when_asked() {
+    let repo = Repo::new("argocd-report", "helm");
+    let out = repo.generated(&[
+        ("PARAM_PROFILE", "none"),
+        ("PARAM_PATCHES_0", "patches/seccomp.yaml"),
+        ("PARAM_REPORT_CONFIGMAP", "web-hardening"),
+    ]);
+    let report = out
+        .split("\n---\n")
+        .find(|d| d.contains("name: web-hardening"))
+        .unwrap_or_else(|| panic!("no report ConfigMap:\n{out}"));
+    assert!(report.contains("kind: ConfigMap"), "{report}");
+    assert!(
+        report.contains("app.kubernetes.io/managed-by: pulse-harden"),
+        "{report}"
+    );
+    assert!(report.contains("report.txt: |"), "{report}");
+    assert!(report.contains("Deployment/web-demo"), "{report}");
+    assert!(report.contains("patches/seccomp.yaml"), "{report}");
+    // Without the parameter, no ConfigMap.
+    let plain = repo.generated(&[("PARAM_PROFILE", "none")]);
+    assert!(!plain.contains("web-hardening"));
+    repo.generate_fails(
+        &[("PARAM_REPORT_CONFIGMAP", "Not A Name")],
+        &["a ConfigMap name is lower-case letters"],
+    );
+}
+
+#[test]
+fn generate_is_strict_when_asked() {
+    let repo = Repo::new("argocd-strict", "helm");
+    std::fs::write(
+        repo.app.join("patches/nothing.yaml"),
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: jobs-only\n    select: {kind: CronJob}\n    mergePatch: {metadata: {labels: {a: b}}}\n",
+    )
+    .unwrap();
+    let vars = [
+        ("PARAM_PROFILE", "none"),
+        ("PARAM_PATCHES_0", "patches/nothing.yaml"),
+    ];
+    repo.generated(&vars);
+    let strict = [vars[0], vars[1], ("PARAM_STRICT", "true")];
+    repo.generate_fails(
+        &strict,
+        &["step matched nothing", "pulse-harden failed (exit 1)"],
+    );
+    repo.generate_fails(
+        &[("PARAM_STRICT", "yes")],
+        &["strict parameter is true or false"],
+    );
 }
 
 #[test]
@@ -240,7 +179,7 @@ fn generate_fails_loudly_and_prints_nothing() {
     );
     repo.generate_fails(
         &[("PARAM_RELEASE_NAME", "Not_A_Release!")],
-        &["invalid release name", "helm template failed"],
+        &["invalid release name Not_A_Release", "at most 53"],
     );
     repo.generate_fails(
         &[("PARAM_PROFILE", "no-such-profile")],
@@ -272,7 +211,11 @@ fn generate_fails_loudly_and_prints_nothing() {
     std::fs::create_dir_all(&templates).unwrap();
     repo.generate_fails(
         &[],
-        &["rendered no resources", "refusing to print an empty stream"],
+        &[
+            "the input holds no resources",
+            "refusing to write an empty stream",
+            "pulse-harden failed (exit 2)",
+        ],
     );
 }
 
@@ -368,6 +311,117 @@ fn generate_hardens_the_seed_charts() {
         assert!(
             out.contains(&format!("# Source: {chart}/templates/")),
             "{chart}"
+        );
+    }
+}
+
+/// The Argo CD example of `pulse-harden --help`, run as it is written in an app directory:
+/// it hardens, refuses an empty render, and uses what the shipped plugin uses.
+#[test]
+fn the_help_example_is_the_plugins_pipeline() {
+    let help = support::ok(Command::new(support::pulse_harden_path()).arg("--help"));
+    let start = help
+        .find("  bash -c '")
+        .expect("no Argo CD example in --help");
+    let rest = &help[start + "  bash -c '".len()..];
+    let script = &rest[..rest
+        .find("'\n")
+        .expect("the example's quote does not close")];
+    let plugin = common::argocd::plugin_command("generate").join("\n");
+    for part in [
+        "set -euo pipefail",
+        "--patch-root=",
+        "--require-resources",
+        "helm template",
+        " -- ",
+    ] {
+        assert!(
+            script.contains(part),
+            "--help example lacks `{part}`:\n{script}"
+        );
+        assert!(plugin.contains(part), "plugin.yaml lacks `{part}`");
+    }
+    let repo = Repo::new("argocd-help-example", "helm");
+    let run = |app: &Path| {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(script);
+        repo.home.isolate(&mut cmd);
+        let path = std::env::join_paths(std::iter::once(repo.bin.clone()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
+        cmd.current_dir(app)
+            .env("PATH", path)
+            .env("TMPDIR", &repo.home.dir)
+            .env("ARGOCD_APP_NAME", "web")
+            .env("ARGOCD_APP_NAMESPACE", "prod")
+            .output()
+            .unwrap()
+    };
+    let out = run(&repo.app);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stream = String::from_utf8(out.stdout).unwrap();
+    let deployment = support::document_from(&stream, "demo/templates/deployment.yaml");
+    assert!(deployment.contains("seccompProfile"), "{deployment}");
+    let templates = repo.app.join("templates");
+    std::fs::remove_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    let empty = run(&repo.app);
+    assert!(!empty.status.success());
+    assert!(empty.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("the input holds no resources"));
+}
+
+/// `--report-configmap` outside Argo CD: the JSON report under `report.json`, a name taken
+/// already is an error.
+#[test]
+fn the_report_configmap_takes_the_report_format_and_a_free_name() {
+    let stream = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: taken\n";
+    let out = common::harden(
+        &[
+            "--profile",
+            "none",
+            "--report-configmap",
+            "r",
+            "--report-format",
+            "json",
+        ],
+        stream.as_bytes(),
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.starts_with(&format!("{stream}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r\n  labels:\n    app.kubernetes.io/managed-by: pulse-harden\ndata:\n  report.json: ")),
+        "{out}"
+    );
+    let run = common::feed(
+        common::pulse_harden().args(["--profile", "none", "--report-configmap", "taken"]),
+        stream.as_bytes(),
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    assert_eq!(
+        run.stderr,
+        "pulse-harden: error: --report-configmap taken: ConfigMap/taken in document 1 has that name already\n"
+    );
+}
+
+/// `--strict` refuses an empty input too (exit 1), even with no step to match nothing.
+#[test]
+fn strict_refuses_an_empty_input() {
+    for input in ["", "---\n# only a comment\n---\n"] {
+        let run = common::feed(
+            common::pulse_harden().args(["--profile", "none", "--strict"]),
+            input.as_bytes(),
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert_eq!(
+            run.stderr,
+            "pulse-harden: strict mode failed (1 problem):\n  the input holds no resources (did the chart render nothing?)\n"
         );
     }
 }

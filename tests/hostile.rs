@@ -336,17 +336,17 @@ fn keys_that_are_not_strings_are_never_rewritten() {
         (
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  ? [1, 2]\n  : x\n",
             "line 4, column 10",
-            "the map key `[1,2]`",
+            "a map key that is a list, not a string",
         ),
         (
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  {a: 1}: y\n",
             "line 4, column 8",
-            "the map key `{\"a\":1}`",
+            "a map key that is a map, not a string",
         ),
         (
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  1.5: z\n",
             "line 4, column 3",
-            "the map key `1.5`",
+            "a map key that is a float, not a string",
         ),
     ] {
         let r = run(input.as_bytes(), None);

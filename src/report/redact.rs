@@ -92,19 +92,105 @@ fn hidden(doc: &Value, tokens: &[String]) -> bool {
     }
 }
 
+/// A Secret or ConfigMap, however its kind is spelled (`secret`, `SECRET`…): we hide more
+/// rather than guess which spellings a client accepts.
 fn carries_data(doc: &Value) -> bool {
-    matches!(
-        doc.get("kind").and_then(Value::as_str),
-        Some("Secret" | "ConfigMap")
-    )
+    kind_is(doc, "Secret") || kind_is(doc, "ConfigMap")
+}
+
+fn kind_is(doc: &Value, kind: &str) -> bool {
+    doc.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.eq_ignore_ascii_case(kind))
 }
 
 fn list_items(doc: &Value) -> Option<&Vec<Value>> {
     let kind = doc.get("kind")?.as_str()?;
-    if !kind.ends_with("List") {
+    let is_list = kind.len() >= 4
+        && kind
+            .get(kind.len() - 4..)
+            .is_some_and(|end| end.eq_ignore_ascii_case("list"));
+    if !is_list {
         return None;
     }
     doc.get("items")?.as_array()
+}
+
+/// Is `doc` a Secret, or a list holding one? (A file it is written to is made owner-only.)
+pub fn holds_secret(doc: &Value) -> bool {
+    kind_is(doc, "Secret") || list_items(doc).is_some_and(|items| items.iter().any(holds_secret))
+}
+
+/// The error-message side of the rule: `message` with every Secret and ConfigMap data value
+/// of `docs` that it quotes replaced by [`REDACTED`]. Messages are written never to quote
+/// such values (the YAML reader quotes no scalar at all, a failing `test` says
+/// `<redacted>`); this is the net under every error a run can end with once the stream is
+/// read (see `main.rs`). Values shorter than [`SCRUB_MIN_LEN`] are replaced only where quoted
+/// (`"v"`, `'v'`, `` `v` ``), so that `line 1` stays readable.
+pub fn scrub<'a>(message: &str, docs: impl IntoIterator<Item = &'a Value>) -> String {
+    let mut values: Vec<String> = Vec::new();
+    for doc in docs {
+        hidden_scalars(doc, &mut values);
+    }
+    // Longest first, so a value containing another is replaced whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    let mut out = message.to_string();
+    for value in &values {
+        for quote in ['"', '\'', '`'] {
+            out = out.replace(&format!("{quote}{value}{quote}"), REDACTED);
+        }
+        if value.chars().count() >= SCRUB_MIN_LEN {
+            out = out.replace(value.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+/// Below this many characters a data value is scrubbed only where a message quotes it.
+pub const SCRUB_MIN_LEN: usize = 3;
+
+/// Every scalar under the data fields of `doc` (and of its list items), as a message could
+/// spell it: as is, JSON-escaped, and line by line.
+fn hidden_scalars(doc: &Value, out: &mut Vec<String>) {
+    if carries_data(doc) {
+        for field in DATA_FIELDS {
+            if let Some(value) = doc.get(field) {
+                scalars(value, out);
+            }
+        }
+    }
+    if let Some(items) = list_items(doc) {
+        for item in items {
+            hidden_scalars(item, out);
+        }
+    }
+}
+
+fn scalars(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => map.values().for_each(|v| scalars(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| scalars(v, out)),
+        Value::Null => {}
+        Value::String(s) => {
+            if s.is_empty() {
+                return;
+            }
+            out.push(s.clone());
+            let json = value.to_string();
+            if let Some(inner) = json.get(1..json.len() - 1).filter(|j| j != s) {
+                out.push(inner.to_string());
+            }
+            if s.contains('\n') {
+                out.extend(
+                    s.lines()
+                        .filter(|l| l.trim().chars().count() >= SCRUB_MIN_LEN)
+                        .map(|l| l.trim().to_string()),
+                );
+            }
+        }
+        other => out.push(other.to_string()),
+    }
 }
 
 fn holds_hidden_values(doc: &Value) -> bool {
@@ -187,6 +273,36 @@ mod tests {
             &json!({"kind": "Pod", "data": {"k": "v"}}),
             "/data/k"
         ));
+    }
+
+    #[test]
+    fn any_spelling_of_the_kind_is_redacted() {
+        for kind in ["secret", "SECRET", "configMap", "configmap"] {
+            let doc = json!({"kind": kind, "data": {"k": "v"}});
+            assert_eq!(document(&doc)["data"]["k"], REDACTED, "{kind}");
+            assert!(is_hidden(&doc, "/data/k"), "{kind}");
+        }
+        let list =
+            json!({"kind": "secretlist", "items": [{"kind": "Secret", "stringData": {"k": "v"}}]});
+        assert_eq!(document(&list)["items"][0]["stringData"]["k"], REDACTED);
+        assert!(holds_secret(&list));
+        assert!(!holds_secret(&json!({"kind": "ConfigMap"})));
+    }
+
+    #[test]
+    fn scrub_removes_quoted_data_values_from_messages() {
+        let secret = json!({"kind": "Secret", "metadata": {"name": "db"},
+            "stringData": {"password": "hunter2", "pin": "42", "cert": "line one\nline two\n"},
+            "data": {"n": 12345}});
+        let message = "line 1: Secret/db: `hunter2` is wrong, \"42\" too, and 42 stays; \
+                       \"line one\\nline two\\n\" (line two); 12345";
+        assert_eq!(
+            scrub(message, [&secret]),
+            "line 1: Secret/db: <redacted> is wrong, <redacted> too, and 42 stays; \
+             <redacted> (<redacted>); <redacted>"
+        );
+        let pod = json!({"kind": "Pod", "data": {"k": "hunter2"}});
+        assert_eq!(scrub("hunter2", [&pod]), "hunter2");
     }
 
     #[test]

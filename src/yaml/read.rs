@@ -509,6 +509,8 @@ impl Reader {
         });
     }
 
+    /// Error and hazard messages say where a scalar is and what is wrong with it, never
+    /// what it holds: it may be a Secret's value, and the document's kind may come after it.
     fn scalar(
         &mut self,
         text: &str,
@@ -554,14 +556,14 @@ impl Reader {
             Plain::BigInt => {
                 self.hazard(
                     pos,
-                    format!("the integer `{text}`, which does not fit in 64 bits (Kubernetes versions read it differently)"),
+                    "an integer that does not fit in 64 bits (Kubernetes versions read it differently)".into(),
                 );
                 Value::String(text.to_string())
             }
             Plain::NonFinite => {
                 self.hazard(
                     pos,
-                    format!("the float `{text}`, which Kubernetes cannot convert to JSON"),
+                    "an infinite or NaN float, which Kubernetes cannot convert to JSON".into(),
                 );
                 Value::String(text.to_string())
             }
@@ -582,7 +584,10 @@ impl Reader {
                 Number::from_f64(u as f64).map_or(Value::Null, Value::Number)
             }
             _ => {
-                return Err(err(pos, &format!("cannot decode `{text}` as a !!{suffix}")));
+                return Err(err(
+                    pos,
+                    &format!("a scalar tagged !!{suffix} that is not a valid !!{suffix}"),
+                ));
             }
         };
         Ok(value)
@@ -633,12 +638,18 @@ impl Reader {
             Value::Bool(b) => b.to_string(),
             Value::Number(n) if !n.is_f64() => n.to_string(),
             other => {
-                let shown = spelling.unwrap_or_else(|| other.to_string());
+                // Described, never quoted: a key could hold Secret data (see `scalar`).
+                let what = match &other {
+                    Value::Array(_) => "a list",
+                    Value::Object(_) => "a map",
+                    Value::Null => "null",
+                    _ => "a float",
+                };
                 self.hazard(
                     node.pos,
-                    format!("the map key `{shown}`, which is not a string, integer or boolean"),
+                    format!("a map key that is {what}, not a string, integer or boolean"),
                 );
-                shown
+                spelling.unwrap_or_else(|| other.to_string())
             }
         }
     }
