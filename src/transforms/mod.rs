@@ -62,6 +62,8 @@ pub struct Context<'a> {
     /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
     /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
+    /// The `ImageUsers` files of the run: what user each image runs as, where known.
+    pub images: &'a crate::images::KnownUsers,
 }
 
 /// How an action went for one target; the pipeline reports everything but `Applied`.
@@ -199,5 +201,6 @@ pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifes
         pod_templates: &[],
         resource,
         stream,
+        images: &crate::images::NO_IMAGE_USERS,
     }
 }
