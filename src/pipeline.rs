@@ -215,9 +215,24 @@ type Applied = (StepResult, Option<Value>, Vec<Value>);
 #[derive(Default)]
 struct Notes {
     partial: Vec<String>,
+    notes: Vec<String>,
     conflicts: Vec<String>,
     not_applicable: Vec<String>,
     generated: Vec<Value>,
+}
+
+impl Notes {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Applied => {}
+            Outcome::Partial(reason) => self.partial.push(reason),
+            Outcome::Note(note) => self.notes.push(note),
+            Outcome::Several(outcomes) => outcomes.into_iter().for_each(|o| self.add(o)),
+            Outcome::Conflict(reason) => self.conflicts.push(reason),
+            Outcome::NotApplicable(reason) => self.not_applicable.push(reason),
+            Outcome::Generate(doc) => self.generated.push(doc),
+        }
+    }
 }
 
 fn apply_step(
@@ -292,7 +307,11 @@ fn apply_step(
     }
     let changes = report::changes(before, &working);
     Ok((
-        StepResult::Changed { changes, conflicts },
+        StepResult::Changed {
+            changes,
+            conflicts,
+            notes: notes.notes,
+        },
         Some(working),
         notes.generated,
     ))
@@ -318,13 +337,7 @@ fn apply_to_targets(
         images,
     };
     let mut notes = Notes::default();
-    let mut note = |outcome: Outcome| match outcome {
-        Outcome::Applied => {}
-        Outcome::Partial(reason) => notes.partial.push(reason),
-        Outcome::Conflict(reason) => notes.conflicts.push(reason),
-        Outcome::NotApplicable(reason) => notes.not_applicable.push(reason),
-        Outcome::Generate(doc) => notes.generated.push(doc),
-    };
+    let mut note = |outcome: Outcome| notes.add(outcome);
     match step.target {
         Target::Resource => note(step.action.apply(resource, &ctx)?),
         Target::PodSpec | Target::Containers => {

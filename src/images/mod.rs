@@ -7,7 +7,7 @@ mod reference;
 mod users;
 
 pub use reference::{DEFAULT_DOMAIN, DEFAULT_TAG, ImageRef};
-pub use users::{ImageUser, ImageUsers, KIND, RunsAs};
+pub use users::{DOCS, ImageUser, ImageUsers, KIND, RunsAs};
 
 use anyhow::Result;
 

@@ -22,6 +22,47 @@ use serde_saphyr::Spanned;
 use std::fmt;
 use std::path::Path;
 
+/// What `pulse-harden explain ImageUsers` prints.
+pub const DOCS: &str = r#"An `ImageUsers` file says what user each image runs as. Keep it next to your patch files
+and pass it with `-p` like a patch set (a `-p` directory picks it up too); every
+`runAsNonRoot` step of the run, in every profile, uses it. It is only data: reading it never
+touches the network. `pulse-harden images --resolve` writes one from the registries.
+
+Why: `runAsNonRoot: true` makes the kubelet check the user in the image's config, and refuse
+the container (`CreateContainerConfigError`) when it is root, unset or a name. pulse-harden
+cannot see images, so it sets `runAsNonRoot` only where every container has a numeric
+non-root `runAsUser` or an image this file declares to run as a numeric non-root user, and
+reports every other pod as a conflict.
+
+```yaml
+apiVersion: pulse-harden/v1
+kind: ImageUsers
+images:
+  - image: quay.io/minio/mc            # a repository: any tag or digest
+    user: "0"
+  - image: ghcr.io/acme/api:1.4.2      # one tag (or @sha256:... one digest)
+    user: "10001"
+  - image: nginxinc/nginx-unprivileged # docker.io/nginxinc/nginx-unprivileged
+    user: "101"
+  - image: docker.io/jenkins/jenkins
+    user: jenkins                      # a name: the kubelet cannot verify it, so not safe
+```
+
+Fields of an entry:
+
+| field | meaning |
+|---|---|
+| `image` | a repository (every tag and digest of it), a tag, or a digest; normalised as container runtimes do: `nginx` is `docker.io/library/nginx`, `bitnami/redis` is `docker.io/bitnami/redis`, and a first part with a `.` or `:`, or `localhost`, is a registry host |
+| `user` | the image config's `User`: `10001` or `10001:10001` (safe), `0`, `root` or `""` (root), or a name such as `nginx` (not safe: the kubelet cannot tell its UID) |
+| `digest` | optional: the digest the tag resolved to (`sha256:...`), written by `images --resolve`; a container pinned to another digest does not match the entry |
+| `resolved` | optional: when it was resolved; kept as written |
+
+Which entry applies to a container's image: the one with its exact digest, else its exact
+tag (no tag and no digest is `latest`), else its repository. Between files, the most exact
+entry wins, and between equally exact ones the file given last. An image listed twice in one
+file is an error, pointing at `file:line:column` like every error in a patch file.
+"#;
+
 /// One `ImageUsers` file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageUsers {
@@ -439,6 +480,19 @@ mod tests {
                     .unwrap_err()
             ),
             "u.yaml:2:1: missing field `images`"
+        );
+    }
+
+    #[test]
+    fn the_docs_example_reads_and_means_what_it_says() {
+        let start = DOCS.find("```yaml\n").unwrap() + 8;
+        let end = start + DOCS[start..].find("```").unwrap();
+        let file = ImageUsers::parse(&DOCS[start..end], "docs").unwrap();
+        let runs_as: Vec<_> = file.images.iter().map(|e| format!("{:?}", e.runs_as())).collect();
+        assert_eq!(runs_as, ["Root", "NonRoot(10001)", "NonRoot(101)", "Name(\"jenkins\")"]);
+        assert_eq!(
+            user_of(&file, "nginxinc/nginx-unprivileged:1.27-alpine"),
+            Some("101")
         );
     }
 

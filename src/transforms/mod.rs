@@ -78,6 +78,11 @@ pub enum Outcome {
     /// nothing here. The step then leaves the whole resource alone (or, with
     /// `onConflict: error`, fails the run).
     Conflict(String),
+    /// Applied; and the reader of the report should know this about it (not a conflict:
+    /// `--strict` does not fail on it).
+    Note(String),
+    /// Several of these for one target (a partial change with notes).
+    Several(Vec<Outcome>),
     /// The action does not apply to this target (no pod template, say).
     NotApplicable(String),
     /// A new document to add to the stream after this resource (a PodDisruptionBudget for a
