@@ -122,7 +122,11 @@ mod tests {
         }
         assert!(explain(Some("jsonPatch")).unwrap().contains("Example"));
         assert!(text.contains("  ImageUsers "), "{text}");
-        assert!(explain(Some("ImageUsers")).unwrap().starts_with("ImageUsers\n\nAn `ImageUsers` file"));
+        assert!(
+            explain(Some("ImageUsers"))
+                .unwrap()
+                .starts_with("ImageUsers\n\nAn `ImageUsers` file")
+        );
         assert!(explain(Some("nope")).is_err());
     }
 

@@ -488,8 +488,20 @@ mod tests {
         let start = DOCS.find("```yaml\n").unwrap() + 8;
         let end = start + DOCS[start..].find("```").unwrap();
         let file = ImageUsers::parse(&DOCS[start..end], "docs").unwrap();
-        let runs_as: Vec<_> = file.images.iter().map(|e| format!("{:?}", e.runs_as())).collect();
-        assert_eq!(runs_as, ["Root", "NonRoot(10001)", "NonRoot(101)", "Name(\"jenkins\")"]);
+        let runs_as: Vec<_> = file
+            .images
+            .iter()
+            .map(|e| format!("{:?}", e.runs_as()))
+            .collect();
+        assert_eq!(
+            runs_as,
+            [
+                "Root",
+                "NonRoot(10001)",
+                "NonRoot(101)",
+                "Name(\"jenkins\")"
+            ]
+        );
         assert_eq!(
             user_of(&file, "nginxinc/nginx-unprivileged:1.27-alpine"),
             Some("101")

@@ -508,7 +508,10 @@ mod tests {
                 Outcome::Note(format!("container `web` {MAY_BE_ROOT}"))
             ])
         );
-        assert_eq!(spec["containers"][0]["securityContext"]["capabilities"], json!({"drop": ["ALL"]}));
+        assert_eq!(
+            spec["containers"][0]["securityContext"]["capabilities"],
+            json!({"drop": ["ALL"]})
+        );
         // Already dropped by the chart: nothing changed, nothing to say.
         let mut dropped = json!({"containers": [{"name": "web", "image": "nginx",
             "securityContext": {"privileged": false, "allowPrivilegeEscalation": false,
@@ -530,12 +533,18 @@ mod tests {
         assert_eq!(collector.get("capabilities"), None);
         assert_eq!(collector["allowPrivilegeEscalation"], false);
         // A non-root exporter in the same pod loses nothing it could use.
-        assert_eq!(spec["containers"][1]["securityContext"]["capabilities"], json!({"drop": ["ALL"]}));
+        assert_eq!(
+            spec["containers"][1]["securityContext"]["capabilities"],
+            json!({"drop": ["ALL"]})
+        );
         // runAsNonRoot: true on the pod: nothing there runs as root, so all are dropped.
         let mut non_root = agent.clone();
         non_root["securityContext"] = json!({"runAsNonRoot": true});
         assert_eq!(run(json!({}), &mut non_root), Outcome::Applied);
-        assert_eq!(non_root["containers"][0]["securityContext"]["capabilities"], json!({"drop": ["ALL"]}));
+        assert_eq!(
+            non_root["containers"][0]["securityContext"]["capabilities"],
+            json!({"drop": ["ALL"]})
+        );
     }
 
     #[test]

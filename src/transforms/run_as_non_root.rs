@@ -3,8 +3,8 @@
 //! plus optional UID/GID defaults; every other pod is left alone and reported.
 
 use super::targets::{self, ContainerUser, is_windows, map_entry, security_field, set_if_absent};
-use crate::images::RunsAs;
 use super::{Context, Outcome, Transform};
+use crate::images::RunsAs;
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -142,8 +142,7 @@ Example:
         let mut unsafe_containers = Vec::new();
         let mut need_default = Vec::new();
         let pod_user_name = windows_user_name(spec).map(str::to_string);
-        for (index, (list, container)) in crate::pod::containers_mut(spec).into_iter().enumerate()
-        {
+        for (index, (list, container)) in crate::pod::containers_mut(spec).into_iter().enumerate() {
             let who = targets::describe(list, container);
             match security_field(container, "runAsNonRoot") {
                 Some(Value::Bool(false)) => {
@@ -251,7 +250,9 @@ fn describe_user(user: &ContainerUser) -> (String, Fix) {
             Fix::DeclareTheUser,
         ),
         ContainerUser::Invalid { image, why } => (
-            format!("(image `{image}`) sets no runAsUser, and its image is not a valid reference ({why})"),
+            format!(
+                "(image `{image}`) sets no runAsUser, and its image is not a valid reference ({why})"
+            ),
             Fix::DeclareTheUser,
         ),
         ContainerUser::Declared { image, declared } => {
@@ -415,8 +416,12 @@ mod tests {
         assert_eq!(run_knowing(json!({}), USERS, &mut spec), Outcome::Applied);
         assert_eq!(spec["securityContext"], json!({"runAsNonRoot": true}));
         // Another tag of the worker is not declared.
-        let mut other = json!({"containers": [{"name": "worker", "image": "ghcr.io/acme/worker:3"}]});
-        assert!(matches!(run_knowing(json!({}), USERS, &mut other), Outcome::Conflict(_)));
+        let mut other =
+            json!({"containers": [{"name": "worker", "image": "ghcr.io/acme/worker:3"}]});
+        assert!(matches!(
+            run_knowing(json!({}), USERS, &mut other),
+            Outcome::Conflict(_)
+        ));
     }
 
     #[test]
@@ -440,7 +445,11 @@ mod tests {
             "initContainers": [{"name": "i", "image": "busybox", "securityContext": {"runAsUser": 2000}}],
             "containers": [{"name": "a", "image": "x"}],
             "ephemeralContainers": [{"name": "debug", "image": "busybox"}]});
-        assert_eq!(run(json!({}), &mut spec), Outcome::Applied, "the pod's UID covers them all");
+        assert_eq!(
+            run(json!({}), &mut spec),
+            Outcome::Applied,
+            "the pod's UID covers them all"
+        );
         let mut spec = json!({"initContainers": [{"name": "i", "image": "busybox"}],
             "containers": [{"name": "a", "image": "x", "securityContext": {"runAsUser": 1000}}],
             "ephemeralContainers": [{"name": "debug", "image": "alpine"}]});
@@ -474,9 +483,19 @@ mod tests {
             run_knowing(json!({"defaultUser": 65532}), USERS, &mut spec),
             Outcome::Applied
         );
-        assert_eq!(spec["containers"][0]["securityContext"], json!({"runAsUser": 65532}));
-        assert_eq!(spec["containers"][1].get("securityContext"), None, "its image's user stays");
-        assert_eq!(spec["containers"][2]["securityContext"], json!({"runAsUser": 7}));
+        assert_eq!(
+            spec["containers"][0]["securityContext"],
+            json!({"runAsUser": 65532})
+        );
+        assert_eq!(
+            spec["containers"][1].get("securityContext"),
+            None,
+            "its image's user stays"
+        );
+        assert_eq!(
+            spec["containers"][2]["securityContext"],
+            json!({"runAsUser": 7})
+        );
         assert_eq!(spec["securityContext"], json!({"runAsNonRoot": true}));
         let err = serde_json::from_value::<RunAsNonRoot>(json!({"defaultUser": 0})).unwrap_err();
         assert!(err.to_string().contains("nonzero"), "{err}");
@@ -486,7 +505,10 @@ mod tests {
     fn the_run_as_user_option_makes_every_container_safe() {
         let mut spec = json!({"containers": [{"name": "web", "image": "nginx"}]});
         assert_eq!(run(json!({"runAsUser": 101}), &mut spec), Outcome::Applied);
-        assert_eq!(spec["securityContext"], json!({"runAsUser": 101, "runAsNonRoot": true}));
+        assert_eq!(
+            spec["securityContext"],
+            json!({"runAsUser": 101, "runAsNonRoot": true})
+        );
     }
 
     #[test]
