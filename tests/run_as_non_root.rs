@@ -202,10 +202,10 @@ fn no_container_is_put_under_run_as_non_root_without_a_known_non_root_user() {
     let mut charts = common::corpus::charts_and_scaffold();
     charts.push((
         "helm-create-unprivileged".into(),
-        common::corpus::helm_create_scaffold(&[
-            "--set",
-            "image.repository=nginxinc/nginx-unprivileged",
-        ]),
+        common::corpus::helm_create(
+            "scaffold",
+            &["--set", "image.repository=nginxinc/nginx-unprivileged"],
+        ),
     ));
     let stripped: Vec<_> = charts
         .iter()
@@ -249,7 +249,7 @@ fn no_container_is_put_under_run_as_non_root_without_a_known_non_root_user() {
 
 #[test]
 fn the_scaffold_is_reported_with_its_image_and_the_fix() {
-    let input = common::corpus::helm_create_scaffold(&[]);
+    let input = common::corpus::helm_create("scaffold", &[]);
     let run = restricted(&[], &input);
     assert_eq!(
         run.stdout,
@@ -275,14 +275,17 @@ fn the_scaffold_is_reported_with_its_image_and_the_fix() {
 
 #[test]
 fn the_unprivileged_nginx_variant_declared_in_an_image_users_file_is_made_non_root() {
-    let input = common::corpus::helm_create_scaffold(&[
-        "--set",
-        "image.repository=nginxinc/nginx-unprivileged",
-        "--set",
-        "image.tag=1.27-alpine",
-        "--set",
-        "service.port=8080",
-    ]);
+    let input = common::corpus::helm_create(
+        "scaffold",
+        &[
+            "--set",
+            "image.repository=nginxinc/nginx-unprivileged",
+            "--set",
+            "image.tag=1.27-alpine",
+            "--set",
+            "service.port=8080",
+        ],
+    );
     let users = users_file();
     let run = restricted(&["-p", users.to_str().unwrap()], &input);
     let out = stream::read(&run.stdout).unwrap();
@@ -306,7 +309,7 @@ fn the_unprivileged_nginx_variant_declared_in_an_image_users_file_is_made_non_ro
 
 #[test]
 fn strict_fails_on_a_pod_left_alone() {
-    let input = common::corpus::helm_create_scaffold(&[]);
+    let input = common::corpus::helm_create("scaffold", &[]);
     let run = common::feed(
         common::pulse_harden().args(["--profile", "restricted", "--strict"]),
         &input,
@@ -315,6 +318,93 @@ fn strict_fails_on_a_pod_left_alone() {
     assert!(run.stdout.is_empty());
     assert!(
         run.stderr.contains("  conflict: Deployment/demo-scaffold [profile restricted: run-as-non-root]: container `scaffold` (image docker.io/library/nginx:1.16.0) sets no runAsUser and its image may run as root;"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in the README.
+fn readme_block(name: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let begin = format!("<!-- {name}:begin -->");
+    let start = readme.find(&begin).expect("the README block") + begin.len();
+    let end = start
+        + readme[start..]
+            .find(&format!("<!-- {name}:end -->"))
+            .unwrap();
+    readme[start..end].to_string()
+}
+
+#[test]
+fn the_readme_shows_the_real_report_for_the_scaffold() {
+    let input = common::corpus::helm_create("demo", &[]);
+    let run = common::feed(common::pulse_harden().args(["--report", "-"]), &input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let real: Vec<&str> = run.stderr.lines().collect();
+    let mut at = 0;
+    for line in readme_block("root-images").lines() {
+        if line.is_empty() || line.starts_with("```") || line.starts_with("$ ") || line == "..." {
+            continue;
+        }
+        // In the real report's order: each shown line comes after the one before.
+        match real[at..].iter().position(|l| *l == line) {
+            Some(i) => at += i + 1,
+            None => panic!(
+                "the README's line is not in the real report (in order):\n{line}\n\nreal report:\n{}",
+                run.stderr
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_readme_s_unprivileged_nginx_recipe_works_as_it_says() {
+    let readme = readme_block("unprivileged-nginx");
+    let start = readme.find("<<'YAML'\n").unwrap() + 8;
+    let end = start + readme[start..].find("   YAML\n").unwrap();
+    let users: String = readme[start..end]
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("   ").unwrap_or(l)))
+        .collect();
+    let dir = common::helm_home::temp_dir(&format!("readme-users-{}", std::process::id()));
+    let file = dir.join("image-users.yaml");
+    std::fs::write(&file, users).unwrap();
+    let input = common::corpus::helm_create(
+        "demo",
+        &[
+            "--set",
+            "image.repository=nginxinc/nginx-unprivileged",
+            "--set",
+            "service.port=8080",
+        ],
+    );
+    // `-p` with ImageUsers only: the default profile applies.
+    let run = common::feed(
+        common::pulse_harden().args([
+            "-p".as_ref(),
+            file.as_os_str(),
+            "--report".as_ref(),
+            "-".as_ref(),
+        ]),
+        &input,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let deployment = stream::read(&run.stdout)
+        .unwrap()
+        .manifests
+        .into_iter()
+        .find(|m| m.kind() == "Deployment")
+        .and_then(|m| m.value)
+        .unwrap();
+    let sc = &deployment["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true, "{sc}");
+    assert!(
+        run.stderr.contains(&format!(
+            "its image runs as root (no user, says {})",
+            file.display()
+        )),
         "{}",
         run.stderr
     );

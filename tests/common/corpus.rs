@@ -25,20 +25,21 @@ pub fn charts() -> Vec<(String, Vec<u8>)> {
 /// [`charts`], then `helm-create`: the scaffold as `helm create` writes it.
 pub fn charts_and_scaffold() -> Vec<(String, Vec<u8>)> {
     let mut charts = charts();
-    charts.push(("helm-create".into(), helm_create_scaffold(&[])));
+    charts.push(("helm-create".into(), helm_create("scaffold", &[])));
     charts
 }
 
-/// `helm create scaffold` + `helm template demo` (namespace `demo`, Kubernetes 1.32) with
-/// extra `helm template` arguments (`--set ...`), in a fresh directory with isolated Helm homes.
-pub fn helm_create_scaffold(extra: &[&str]) -> Vec<u8> {
+/// `helm create CHART` + `helm template demo ./CHART` (namespace `demo`, Kubernetes 1.32)
+/// with extra `helm template` arguments (`--set ...`), in a fresh directory with isolated Helm
+/// homes.
+pub fn helm_create(chart: &str, extra: &[&str]) -> Vec<u8> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let dir = super::helm_home::temp_dir(&format!(
         "scaffold-{}-{}",
         std::process::id(),
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));
-    let chart = super::helm::create("helm", &dir, "scaffold");
+    let chart = super::helm::create("helm", &dir, chart);
     let mut args: Vec<&std::ffi::OsStr> = vec![
         "template".as_ref(),
         "demo".as_ref(),
