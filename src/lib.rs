@@ -8,6 +8,7 @@ pub mod explain;
 pub mod files;
 pub mod glob;
 pub mod helm_log;
+pub mod images;
 pub mod manifest;
 pub mod message;
 pub mod patchfile;

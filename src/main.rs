@@ -6,6 +6,7 @@ mod cli;
 use anyhow::{Context, Result, anyhow, bail};
 use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
 use pulse_harden::files::{self, Mode};
+use pulse_harden::images::KnownUsers;
 use pulse_harden::manifest::Manifest;
 use pulse_harden::message::{printable, printable_json};
 use pulse_harden::patchfile::PatchSet;
@@ -45,27 +46,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn harden(args: &RunArgs) -> Result<ExitCode> {
-    let patches: Vec<&Path> = cli::flatten(&args.patches).map(|p| p.as_path()).collect();
-    let mut profiles: Vec<&str> = cli::flatten(&args.profile).map(|p| p.as_str()).collect();
-    if profiles.is_empty() && patches.is_empty() {
-        profiles.push(profiles::DEFAULT_PROFILE);
-    }
-    let mut sets = Vec::new();
-    for name in profiles {
-        sets.extend(profiles::load(name)?);
-    }
-    for path in patches {
-        sets.extend(patchfile::load_path_within(
+    let mut given = patchfile::PatchFiles::default();
+    for path in cli::flatten(&args.patches) {
+        given.extend(patchfile::load_path_within(
             path,
             args.patch_root.as_deref(),
         )?);
     }
+    // Without steps of its own (no --profile, no patch set: at most ImageUsers files), a run
+    // hardens with the default profile.
+    let mut profiles: Vec<&str> = cli::flatten(&args.profile).map(|p| p.as_str()).collect();
+    if profiles.is_empty() && given.sets.is_empty() {
+        profiles.push(profiles::DEFAULT_PROFILE);
+    }
+    let mut loaded = patchfile::PatchFiles::default();
+    for name in profiles {
+        loaded.sets.extend(profiles::load(name.trim())?);
+    }
+    loaded.extend(given);
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read_lazily(input)?;
     // Every error from here on may stem from a document: it passes the scrub, so that no
     // Secret or ConfigMap data value can reach stderr or the Helm log.
-    harden_stream(&mut stream, &sets, args).map_err(|e| {
+    let images = KnownUsers::new(loaded.image_users);
+    harden_stream(&mut stream, &loaded.sets, &images, args).map_err(|e| {
         let values = stream
             .manifests
             .iter()
@@ -77,9 +82,10 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
 fn harden_stream(
     stream: &mut stream::Stream,
     sets: &[PatchSet],
+    images: &KnownUsers,
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    let report = pipeline::run(&mut stream.manifests, sets)?;
+    let report = pipeline::run_with_image_users(&mut stream.manifests, sets, images)?;
     let resources = render::Inputs::of(&stream.manifests).resources;
     if resources == 0 && args.report.require_resources {
         bail!(

@@ -1,6 +1,7 @@
 //! Runs every step of every patch set, in order, over the selected resources, and records
 //! what happened. A step changes a resource all or nothing.
 
+use crate::images::{KnownUsers, NO_IMAGE_USERS};
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod;
@@ -10,6 +11,15 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
+    run_with_image_users(manifests, sets, &NO_IMAGE_USERS)
+}
+
+/// [`run`], with `ImageUsers` files that every step of every set sees (`Context::images`).
+pub fn run_with_image_users(
+    manifests: &mut Vec<Manifest>,
+    sets: &[PatchSet],
+    images: &KnownUsers,
+) -> Result<Report> {
     read_selected_fully(manifests, sets)?;
     let mut report = Report::default();
     for set in sets {
@@ -18,7 +28,9 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             let mut matched = 0;
             // (owner position, document) for documents this step generates; inserted after the
             // step, so its own loop never sees them.
-            let mut generated: Vec<(usize, Manifest)> = Vec::new();
+            // (The owners' positions are kept apart so actions can see the documents.)
+            let mut generated: Vec<Manifest> = Vec::new();
+            let mut owners: Vec<usize> = Vec::new();
             for i in 0..manifests.len() {
                 let m = &manifests[i];
                 if !selects(step, m) {
@@ -29,7 +41,7 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                     let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
                     (StepResult::Skipped { reason }, None, Vec::new())
                 } else {
-                    apply_step(set, step, m, manifests)?
+                    apply_step(set, step, m, manifests, &generated, images)?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -63,7 +75,8 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                         result,
                     });
                     if duplicate.is_none() {
-                        generated.push((i, doc));
+                        generated.push(doc);
+                        owners.push(i);
                     }
                 }
                 if let Some(value) = new_value {
@@ -77,7 +90,7 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             if matched == 0 {
                 report.unmatched_steps.push(step_id);
             }
-            for (owner, doc) in generated.into_iter().rev() {
+            for (owner, doc) in owners.into_iter().zip(generated).rev() {
                 manifests.insert(owner + 1, doc);
             }
         }
@@ -150,11 +163,7 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
 /// The resource of the stream (or generated earlier in this step) with the same group,
 /// kind, namespace and name as `doc`: two documents for one object would make Helm and
 /// `kubectl apply` keep only one of them, whichever comes last.
-fn duplicate_of(
-    doc: &Manifest,
-    manifests: &[Manifest],
-    generated: &[(usize, Manifest)],
-) -> Option<String> {
+fn duplicate_of(doc: &Manifest, manifests: &[Manifest], generated: &[Manifest]) -> Option<String> {
     let same = |m: &Manifest| {
         m.is_resource()
             && m.kind() == doc.kind()
@@ -164,7 +173,7 @@ fn duplicate_of(
     };
     manifests
         .iter()
-        .chain(generated.iter().map(|(_, m)| m))
+        .chain(generated)
         .find(|m| same(m))
         .map(|m| format!("{} in {}", m.id(), m.place()))
 }
@@ -205,12 +214,34 @@ type Applied = (StepResult, Option<Value>, Vec<Value>);
 #[derive(Default)]
 struct Notes {
     partial: Vec<String>,
+    notes: Vec<String>,
     conflicts: Vec<String>,
     not_applicable: Vec<String>,
     generated: Vec<Value>,
 }
 
-fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) -> Result<Applied> {
+impl Notes {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Applied => {}
+            Outcome::Partial(reason) => self.partial.push(reason),
+            Outcome::Note(note) => self.notes.push(note),
+            Outcome::Several(outcomes) => outcomes.into_iter().for_each(|o| self.add(o)),
+            Outcome::Conflict(reason) => self.conflicts.push(reason),
+            Outcome::NotApplicable(reason) => self.not_applicable.push(reason),
+            Outcome::Generate(doc) => self.generated.push(doc),
+        }
+    }
+}
+
+fn apply_step(
+    set: &PatchSet,
+    step: &Step,
+    m: &Manifest,
+    stream: &[Manifest],
+    generated: &[Manifest],
+    images: &KnownUsers,
+) -> Result<Applied> {
     let Some(before) = &m.value else {
         let reason = "empty document".into();
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
@@ -226,7 +257,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
-    let notes = match apply_to_targets(set, step, m, stream, &mut working) {
+    let notes = match apply_to_targets(set, step, m, stream, generated, images, &mut working) {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -276,7 +307,11 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
     }
     let changes = report::changes(before, &working);
     Ok((
-        StepResult::Changed { changes, conflicts },
+        StepResult::Changed {
+            changes,
+            conflicts,
+            notes: notes.notes,
+        },
         Some(working),
         notes.generated,
     ))
@@ -288,6 +323,8 @@ fn apply_to_targets(
     step: &Step,
     m: &Manifest,
     stream: &[Manifest],
+    generated: &[Manifest],
+    images: &KnownUsers,
     resource: &mut Value,
 ) -> Result<Notes> {
     let (kind, group) = (m.kind(), m.group());
@@ -298,15 +335,11 @@ fn apply_to_targets(
         pod_templates: &set.pod_templates,
         resource: m,
         stream,
+        generated,
+        images,
     };
     let mut notes = Notes::default();
-    let mut note = |outcome: Outcome| match outcome {
-        Outcome::Applied => {}
-        Outcome::Partial(reason) => notes.partial.push(reason),
-        Outcome::Conflict(reason) => notes.conflicts.push(reason),
-        Outcome::NotApplicable(reason) => notes.not_applicable.push(reason),
-        Outcome::Generate(doc) => notes.generated.push(doc),
-    };
+    let mut note = |outcome: Outcome| notes.add(outcome);
     match step.target {
         Target::Resource => note(step.action.apply(resource, &ctx)?),
         Target::PodSpec | Target::Containers => {
@@ -408,12 +441,14 @@ mod tests {
         );
         let (out, report) = harden(&input, PDBS).unwrap();
         assert_eq!(out.matches("kind: PodDisruptionBudget").count(), 1, "{out}");
+        // The generator sees the budget it made for the Deployment (see
+        // `Context::generated`); the pipeline would refuse the duplicate all the same.
         assert!(report.entries.iter().any(|e| matches!(&e.result,
-            StepResult::Conflict { reason } if reason == "generated PodDisruptionBudget/web-pdb for StatefulSet/web but PodDisruptionBudget/web-pdb in document 1 is already in the stream; not added")));
+            StepResult::Conflict { reason } if reason == "PodDisruptionBudget/web-pdb (generated in this run) exists but selects other pods; not generating another of that name")));
         let strict = PDBS.replace("    generate", "    onConflict: error\n    generate");
         let e = harden(&input, &strict).unwrap_err().to_string();
         assert!(
-            e.starts_with("p.yaml: pdbs: generated PodDisruptionBudget/web-pdb"),
+            e.starts_with("p.yaml: step `pdbs` conflicts with StatefulSet/web in document 2: PodDisruptionBudget/web-pdb (generated in this run) exists"),
             "{e}"
         );
     }

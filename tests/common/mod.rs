@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod argocd;
+pub mod corpus;
 pub mod helm;
 pub mod helm_home;
 pub mod pss;
