@@ -1,5 +1,7 @@
 # pulse-harden — `make help` lists the targets.
 SHELL := bash
+# Sub-makes print no "Entering directory" lines.
+MAKEFLAGS += --no-print-directory
 CARGO ?= cargo
 TOOLS := $(CURDIR)/.tools/bin
 SHARED ?= $(CURDIR)/../shared

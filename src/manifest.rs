@@ -135,9 +135,82 @@ impl Manifest {
             return format!("document {}", self.index);
         }
         match self.namespace() {
+            // Helm puts a namespaced resource without a namespace into the release's.
+            "" if self.builtin_namespaced() => {
+                format!("{}/(release namespace)/{}", self.kind(), self.name())
+            }
             "" => format!("{}/{}", self.kind(), self.name()),
             ns => format!("{}/{}/{}", self.kind(), ns, self.name()),
         }
+    }
+
+    /// Whether this is a Kubernetes built-in kind that lives in a namespace. Unknown
+    /// (custom) kinds are not: their scope is the API server's to say.
+    fn builtin_namespaced(&self) -> bool {
+        const BUILTIN_GROUPS: &[&str] = &[
+            "",
+            "apps",
+            "batch",
+            "autoscaling",
+            "policy",
+            "networking.k8s.io",
+            "rbac.authorization.k8s.io",
+            "storage.k8s.io",
+            "scheduling.k8s.io",
+            "coordination.k8s.io",
+            "discovery.k8s.io",
+            "events.k8s.io",
+            "node.k8s.io",
+            "certificates.k8s.io",
+            "admissionregistration.k8s.io",
+            "apiextensions.k8s.io",
+            "apiregistration.k8s.io",
+            "flowcontrol.apiserver.k8s.io",
+            "resource.k8s.io",
+        ];
+        /// Built-in kinds that have no namespace (`kubectl api-resources --namespaced=false`).
+        const CLUSTER_SCOPED: &[&str] = &[
+            "Namespace",
+            "Node",
+            "PersistentVolume",
+            "ComponentStatus",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "CustomResourceDefinition",
+            "APIService",
+            "StorageClass",
+            "CSIDriver",
+            "CSINode",
+            "VolumeAttachment",
+            "PriorityClass",
+            "RuntimeClass",
+            "IngressClass",
+            "CertificateSigningRequest",
+            "ClusterTrustBundle",
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "MutatingAdmissionPolicy",
+            "MutatingAdmissionPolicyBinding",
+            "FlowSchema",
+            "PriorityLevelConfiguration",
+            "IPAddress",
+            "ServiceCIDR",
+            "DeviceClass",
+            "ResourceSlice",
+            "VolumeAttributesClass",
+            "PodSecurityPolicy",
+            "SelfSubjectReview",
+            "TokenReview",
+            "SubjectAccessReview",
+            "SelfSubjectAccessReview",
+            "SelfSubjectRulesReview",
+        ];
+        // `List` and `DeploymentList` hold resources; they are none.
+        BUILTIN_GROUPS.contains(&self.group())
+            && !CLUSTER_SCOPED.contains(&self.kind())
+            && !self.kind().ends_with("List")
     }
 
     /// Where the document is, for error messages: `document 3 (chart/templates/x.yaml)`.
@@ -298,5 +371,31 @@ mod tests {
         assert_eq!(source_comment(raw), Some("demo/templates/deployment.yaml"));
         assert_eq!(header(raw), "# Source: demo/templates/deployment.yaml\n");
         assert_eq!(source_comment("kind: Pod\n# Source: late\n"), None);
+    }
+
+    #[test]
+    fn a_namespaced_resource_without_namespace_is_in_the_release_namespace() {
+        let id = |doc: &str| crate::stream::read(doc.as_bytes()).unwrap().manifests[0].id();
+        let meta = "metadata: {name: x}\n";
+        assert_eq!(
+            id(&format!("apiVersion: apps/v1\nkind: Deployment\n{meta}")),
+            "Deployment/(release namespace)/x"
+        );
+        assert_eq!(
+            id("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: a}\n"),
+            "ConfigMap/a/x"
+        );
+        // Cluster-scoped kinds, and custom kinds whose scope only the API server knows.
+        for (api_version, kind) in [
+            ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+            ("v1", "Namespace"),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+            ("cert-manager.io/v1", "Certificate"),
+        ] {
+            assert_eq!(
+                id(&format!("apiVersion: {api_version}\nkind: {kind}\n{meta}")),
+                format!("{kind}/x")
+            );
+        }
     }
 }

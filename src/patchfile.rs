@@ -218,6 +218,17 @@ fn step_keys() -> &'static [&'static str] {
 /// Reads one patch set from text; `origin` names it in errors (`file:line:column: ...`).
 pub fn parse(text: &str, origin: &str) -> Result<PatchSet> {
     let file: PatchSetFile = yaml::from_config_str(text).map_err(|e| {
+        // The typed reader stops at the first value it cannot use, which for a mis-indented
+        // line is a scalar run on into the next line (`unknown variant `containers mode``):
+        // a YAML syntax error anywhere in the file is the real cause, so it wins.
+        if let Err(syntax) = yaml::read_document(text) {
+            return anyhow::anyhow!(
+                "{origin}:{}:{}: {}",
+                syntax.line,
+                syntax.column,
+                syntax.message
+            );
+        }
         let at = match (e.line, e.column) {
             (Some(line), Some(column)) => format!("{origin}:{line}:{column}"),
             _ => origin.to_string(),
@@ -415,6 +426,16 @@ mod tests {
                 "{HEAD}  - name: a\n    mergePatch: {{}}\n  - name: a\n    mergePatch: {{}}\n"
             )),
             "p.yaml:6: step name `a` is used twice in this patch set"
+        );
+    }
+
+    #[test]
+    fn a_mis_indented_line_is_a_yaml_error_at_its_position() {
+        assert_eq!(
+            err(&format!(
+                "{HEAD}  - name: a\n    target: containers\n      mode: ifAbsent\n    mergePatch: {{}}\n"
+            )),
+            "p.yaml:6:11: mapping values are not allowed in this context"
         );
     }
 

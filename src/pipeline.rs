@@ -213,7 +213,7 @@ struct Notes {
 fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) -> Result<Applied> {
     let Some(before) = &m.value else {
         let reason = "empty document".into();
-        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
+        return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     };
     let has_pod = || {
         pod::template_path(m.kind(), m.group(), &set.pod_templates)
@@ -223,7 +223,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
     if needs_pod(step) && !has_pod() {
         // Without a pod there is nothing to do: skip the copy and compare of the resource.
         let reason = format!("{} has no pod template", m.kind());
-        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
+        return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
     let notes = match apply_to_targets(set, step, m, stream, &mut working) {
@@ -268,7 +268,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
         } else if !notes.generated.is_empty() {
             StepResult::AlreadySet
         } else if let Some(reason) = notes.not_applicable.into_iter().next() {
-            StepResult::Skipped { reason }
+            StepResult::NotApplicable { reason }
         } else {
             StepResult::AlreadySet
         };
@@ -392,7 +392,10 @@ mod tests {
             .collect();
         assert_eq!(
             generated,
-            ["PodDisruptionBudget/a-pdb", "PodDisruptionBudget/b-pdb"]
+            [
+                "PodDisruptionBudget/(release namespace)/a-pdb",
+                "PodDisruptionBudget/(release namespace)/b-pdb"
+            ]
         );
         // A second run sees the budgets and adds nothing.
         let (again, _) = harden(&out, PDBS).unwrap();
@@ -409,11 +412,13 @@ mod tests {
         let (out, report) = harden(&input, PDBS).unwrap();
         assert_eq!(out.matches("kind: PodDisruptionBudget").count(), 1, "{out}");
         assert!(report.entries.iter().any(|e| matches!(&e.result,
-            StepResult::Conflict { reason } if reason == "generated PodDisruptionBudget/web-pdb for StatefulSet/web but PodDisruptionBudget/web-pdb in document 1 is already in the stream; not added")));
+            StepResult::Conflict { reason } if reason == "generated PodDisruptionBudget/(release namespace)/web-pdb for StatefulSet/(release namespace)/web but PodDisruptionBudget/(release namespace)/web-pdb in document 1 is already in the stream; not added")));
         let strict = PDBS.replace("    generate", "    onConflict: error\n    generate");
         let e = harden(&input, &strict).unwrap_err().to_string();
         assert!(
-            e.starts_with("p.yaml: pdbs: generated PodDisruptionBudget/web-pdb"),
+            e.starts_with(
+                "p.yaml: pdbs: generated PodDisruptionBudget/(release namespace)/web-pdb"
+            ),
             "{e}"
         );
     }

@@ -14,6 +14,7 @@ use common::helm_home as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use support::{HelmHome, fails, ok, temp_dir};
 
 const HELM4: &str = "helm";
@@ -44,6 +45,12 @@ fn checkout(name: &str) -> PathBuf {
     assert!(dir.join("plugin.yaml").is_file());
     assert!(!dir.join("bin").exists());
     dir
+}
+
+/// One checkout for the `make` runs, so they share one build of it.
+fn make_checkout() -> &'static Path {
+    static CHECKOUT: OnceLock<PathBuf> = OnceLock::new();
+    CHECKOUT.get_or_init(|| checkout("install-make-checkout"))
 }
 
 /// A real release build, cheaper: a kept build directory, no LTO, no optimisation.
@@ -207,10 +214,10 @@ fn install_plugin_refuses_a_plugin_directory_helm3_shares() {
 fn readme_install_steps_keep_helm3_plugins_loading() {
     let home = HelmHome::new("install-readme");
     install_helm3_plugin(&home);
-    let checkout = checkout("install-readme-checkout");
+    let checkout = make_checkout();
     let helm4_data = home.dir.join("helm4");
     let out = with_cheap_release_build(
-        make_install_plugin(&home, &checkout, &home.dir)
+        make_install_plugin(&home, checkout, &home.dir)
             .arg(format!("HELM4_DATA_HOME={}", helm4_data.display())),
     )
     .output()
@@ -232,4 +239,24 @@ fn readme_install_steps_keep_helm3_plugins_loading() {
         helm4.env("HELM_DATA_HOME", &helm4_data);
         helm4
     });
+}
+
+/// `make example > out.yaml` is YAML: make echoes no command, cargo talks on stderr.
+#[test]
+fn make_example_writes_only_yaml_to_stdout() {
+    let mut make = Command::new("make");
+    make.env_remove("MAKEFLAGS")
+        .current_dir(make_checkout())
+        .arg("example");
+    let out = with_cheap_release_build(&mut make).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stream = pulse_harden::stream::read(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", String::from_utf8_lossy(&out.stdout)));
+    let first = stream.manifests[0].value.as_ref().unwrap();
+    assert!(first.get("apiVersion").is_some(), "{first}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("cargo") && !stdout.contains("pulse-harden -p"),
+        "{stdout}"
+    );
 }

@@ -42,8 +42,13 @@ pub enum StepResult {
     AlreadySet,
     /// The chart set something on purpose that the step would contradict: left alone.
     Conflict { reason: String },
-    /// The step does not apply to this resource (opted out, no pod template, failure skipped).
+    /// The step was not applied on purpose: the resource opted out, or it failed under
+    /// `onFailure: skip`.
     Skipped { reason: String },
+    /// The step does not apply to this kind of resource (a pod step on a Service, an empty
+    /// document). The JSON report lists it as `skipped`; the text report only counts it.
+    #[serde(rename = "skipped")]
+    NotApplicable { reason: String },
     /// The step generated this resource for `owner` (a PodDisruptionBudget, say).
     Generated { owner: String },
 }
