@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
 use pulse_harden::manifest::Manifest;
 use pulse_harden::report::{self, Report, render};
-use pulse_harden::{diff, explain, helm_log, patchfile, pipeline, profiles, stream};
+use pulse_harden::{diff, explain, helm_log, load, pipeline, profiles, stream};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -49,16 +49,16 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     for name in &profiles {
         sets.extend(profiles::load(name.trim())?);
     }
+    let mut loaded = load::Loaded::default();
     for path in &args.patches {
-        sets.extend(patchfile::load_path_within(
-            path,
-            args.patch_root.as_deref(),
-        )?);
+        load::load(path, args.patch_root.as_deref(), &mut loaded)?;
     }
+    sets.extend(loaded.sets);
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read_lazily(input)?;
-    let report = pipeline::run(&mut stream.manifests, &sets)?;
+    let mut report = pipeline::run(&mut stream.manifests, &sets)?;
+    report.skipped_files = loaded.skipped;
     let resources = render::Inputs::of(&stream.manifests).resources;
     helm_log::summarize(report.summary_line(resources), resources);
     let output = stream::render(&stream)?;

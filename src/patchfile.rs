@@ -277,56 +277,14 @@ fn duplicate_name_line(text: &str, name: &str) -> Option<usize> {
         .map(|s| s.name.referenced.line() as usize)
 }
 
-/// Loads a patch file, or every `*.yaml`/`*.yml` file of a directory in name order.
-pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
-    load_path_within(path, None)
-}
-
-/// Like [`load_path`], but with a `root` (`--patch-root`, Argo CD's app directory) the path is
-/// resolved relative to it, and the path and every file it leads to must stay inside it once
-/// `..` and symlinks are resolved. Loading a patch file only ever reads that file: a patch file
-/// cannot include other files or run commands.
-pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet>> {
-    let root = root.map(PatchRoot::open).transpose()?;
-    let location = match &root {
-        Some(root) => root.confine(path, path)?,
-        None => path.to_path_buf(),
-    };
-    if location.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(&location)
-            .with_context(|| format!("cannot read patch directory {}", path.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-            })
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            bail!("patch directory {} holds no .yaml files", path.display());
-        }
-        return files
-            .iter()
-            .map(|file| {
-                // Name the file as the user would: the given directory plus the file name.
-                let shown = file
-                    .file_name()
-                    .map_or_else(|| file.clone(), |n| path.join(n));
-                match &root {
-                    Some(root) => load_file(&root.confine(file, &shown)?, &shown),
-                    None => load_file(file, &shown),
-                }
-            })
-            .collect();
-    }
-    Ok(vec![load_file(&location, path)?])
-}
+// Loading files and directories lives in `load.rs`; these names stay for callers.
+pub use crate::load::{load_path, load_path_within};
 
 /// The directory patch files must stay inside, canonicalised once.
-struct PatchRoot(PathBuf);
+pub(crate) struct PatchRoot(PathBuf);
 
 impl PatchRoot {
-    fn open(dir: &Path) -> Result<Self> {
+    pub(crate) fn open(dir: &Path) -> Result<Self> {
         let canonical = dir
             .canonicalize()
             .with_context(|| format!("cannot open the patch root {}", dir.display()))?;
@@ -338,7 +296,7 @@ impl PatchRoot {
 
     /// Resolves `path` (relative to the root unless absolute) to its canonical location, which
     /// must lie inside the root; `shown` names it in errors.
-    fn confine(&self, path: &Path, shown: &Path) -> Result<PathBuf> {
+    pub(crate) fn confine(&self, path: &Path, shown: &Path) -> Result<PathBuf> {
         let canonical = self.0.join(path).canonicalize().with_context(|| {
             format!(
                 "cannot find patch file {} under the patch root {}",
@@ -357,13 +315,6 @@ impl PatchRoot {
         }
         Ok(canonical)
     }
-}
-
-/// Reads the file at `path`; `shown` names it in messages.
-fn load_file(path: &Path, shown: &Path) -> Result<PatchSet> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read patch file {}", shown.display()))?;
-    parse(&text, &shown.display().to_string())
 }
 
 #[cfg(test)]

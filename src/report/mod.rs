@@ -15,6 +15,8 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// `origin: step` of every step that selected no resource.
     pub unmatched_steps: Vec<String>,
+    /// Files of patch directories that were not loaded, each with the reason.
+    pub skipped_files: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -223,6 +225,7 @@ mod tests {
                 entry("Service/web", 2, StepResult::AlreadySet),
             ],
             unmatched_steps: vec!["p.yaml: nothing".into()],
+            skipped_files: Vec::new(),
         };
         assert_eq!(
             report.counts(),

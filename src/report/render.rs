@@ -98,6 +98,12 @@ pub fn text(report: &Report, inputs: &Inputs) -> String {
             let _ = writeln!(out, "  {step}");
         }
     }
+    if !report.skipped_files.is_empty() {
+        out.push_str("\nFiles in patch directories that were not loaded:\n");
+        for file in &report.skipped_files {
+            let _ = writeln!(out, "  {file}");
+        }
+    }
     out
 }
 
@@ -233,6 +239,8 @@ struct JsonReport<'a> {
     summary: JsonSummary,
     resources: Vec<JsonResource<'a>>,
     unmatched_steps: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    skipped_files: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -288,6 +296,7 @@ pub fn json(report: &Report, inputs: &Inputs) -> String {
         },
         resources,
         unmatched_steps: &report.unmatched_steps,
+        skipped_files: &report.skipped_files,
     };
     // Plain structs of strings, numbers and JSON values: serializing them cannot fail.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -343,6 +352,7 @@ mod tests {
                 ),
             ],
             unmatched_steps: Vec::new(),
+            skipped_files: Vec::new(),
         }
     }
 
