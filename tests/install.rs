@@ -260,3 +260,31 @@ fn make_example_writes_only_yaml_to_stdout() {
         "{stdout}"
     );
 }
+
+/// `make test` on a machine that lacks something fails first, before fetching or building
+/// anything, and says what is missing and why.
+#[test]
+fn make_test_names_what_is_missing_before_doing_anything() {
+    let missing = temp_dir("install-no-shared").join("shared");
+    let mut make = Command::new("make");
+    let out = fails(
+        make.env_remove("MAKEFLAGS")
+            .current_dir(make_checkout())
+            .arg("test")
+            .arg(format!("SHARED={}", missing.display())),
+    );
+    let expected = format!(
+        "make test: cannot run, nothing was fetched or built. Missing:
+  - {}: the shared directory beside this checkout (real chart renders in corpus/, the goyaml oracle's source in tools/goyaml-oracle/); put it there (the tests read ../shared/corpus)
+The README's Development section says what `make test` fetches and where.
+",
+        missing.display()
+    );
+    assert!(stderr(&out).starts_with(&expected), "{}", stderr(&out));
+    // Not even the lint ran.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
