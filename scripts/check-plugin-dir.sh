@@ -13,7 +13,7 @@ version="$(helm4 version --short 2>&1 || true)"
 case "$version" in
   v4.*) ;;
   *)
-    echo "make install-plugin: needs Helm 4 (HELM=$helm is ${version:-not found});" \
+    echo "install-plugin needs Helm 4 (HELM=$helm is ${version:-not found});" \
       "with Helm 3, put the binary on PATH instead: make install" >&2
     exit 1
     ;;

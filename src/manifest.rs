@@ -144,73 +144,56 @@ impl Manifest {
         }
     }
 
-    /// Whether this is a Kubernetes built-in kind that lives in a namespace. Unknown
-    /// (custom) kinds are not: their scope is the API server's to say.
+    /// Whether this is a Kubernetes built-in kind that lives in a namespace. Other kinds are
+    /// not: a custom kind's scope is the API server's to say.
     fn builtin_namespaced(&self) -> bool {
-        const BUILTIN_GROUPS: &[&str] = &[
-            "",
-            "apps",
-            "batch",
-            "autoscaling",
-            "policy",
-            "networking.k8s.io",
-            "rbac.authorization.k8s.io",
-            "storage.k8s.io",
-            "scheduling.k8s.io",
-            "coordination.k8s.io",
-            "discovery.k8s.io",
-            "events.k8s.io",
-            "node.k8s.io",
-            "certificates.k8s.io",
-            "admissionregistration.k8s.io",
-            "apiextensions.k8s.io",
-            "apiregistration.k8s.io",
-            "flowcontrol.apiserver.k8s.io",
-            "resource.k8s.io",
+        /// `kubectl api-resources --namespaced=true` of Kubernetes 1.35, by group.
+        const NAMESPACED: &[(&str, &[&str])] = &[
+            (
+                "",
+                &[
+                    "Binding",
+                    "ConfigMap",
+                    "Endpoints",
+                    "Event",
+                    "LimitRange",
+                    "PersistentVolumeClaim",
+                    "Pod",
+                    "PodTemplate",
+                    "ReplicationController",
+                    "ResourceQuota",
+                    "Secret",
+                    "Service",
+                    "ServiceAccount",
+                ],
+            ),
+            (
+                "apps",
+                &[
+                    "ControllerRevision",
+                    "DaemonSet",
+                    "Deployment",
+                    "ReplicaSet",
+                    "StatefulSet",
+                ],
+            ),
+            ("autoscaling", &["HorizontalPodAutoscaler"]),
+            ("batch", &["CronJob", "Job"]),
+            ("coordination.k8s.io", &["Lease"]),
+            ("discovery.k8s.io", &["EndpointSlice"]),
+            ("events.k8s.io", &["Event"]),
+            ("networking.k8s.io", &["Ingress", "NetworkPolicy"]),
+            ("policy", &["PodDisruptionBudget"]),
+            ("rbac.authorization.k8s.io", &["Role", "RoleBinding"]),
+            (
+                "resource.k8s.io",
+                &["ResourceClaim", "ResourceClaimTemplate"],
+            ),
+            ("storage.k8s.io", &["CSIStorageCapacity"]),
         ];
-        /// Built-in kinds that have no namespace (`kubectl api-resources --namespaced=false`).
-        const CLUSTER_SCOPED: &[&str] = &[
-            "Namespace",
-            "Node",
-            "PersistentVolume",
-            "ComponentStatus",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "CustomResourceDefinition",
-            "APIService",
-            "StorageClass",
-            "CSIDriver",
-            "CSINode",
-            "VolumeAttachment",
-            "PriorityClass",
-            "RuntimeClass",
-            "IngressClass",
-            "CertificateSigningRequest",
-            "ClusterTrustBundle",
-            "MutatingWebhookConfiguration",
-            "ValidatingWebhookConfiguration",
-            "ValidatingAdmissionPolicy",
-            "ValidatingAdmissionPolicyBinding",
-            "MutatingAdmissionPolicy",
-            "MutatingAdmissionPolicyBinding",
-            "FlowSchema",
-            "PriorityLevelConfiguration",
-            "IPAddress",
-            "ServiceCIDR",
-            "DeviceClass",
-            "ResourceSlice",
-            "VolumeAttributesClass",
-            "PodSecurityPolicy",
-            "SelfSubjectReview",
-            "TokenReview",
-            "SubjectAccessReview",
-            "SelfSubjectAccessReview",
-            "SelfSubjectRulesReview",
-        ];
-        // `List` and `DeploymentList` hold resources; they are none.
-        BUILTIN_GROUPS.contains(&self.group())
-            && !CLUSTER_SCOPED.contains(&self.kind())
-            && !self.kind().ends_with("List")
+        NAMESPACED
+            .iter()
+            .any(|(group, kinds)| *group == self.group() && kinds.contains(&self.kind()))
     }
 
     /// Where the document is, for error messages: `document 3 (chart/templates/x.yaml)`.
