@@ -95,6 +95,37 @@ fn helm_plugin_install_of_a_checkout_builds_the_binary() {
     assert_plugin_hardens(&home, &mut || home.helm(HELM4));
 }
 
+/// `helm plugin install <git URL>`: Helm clones the repository and copies it into its plugin
+/// directory; the hook builds the binary there.
+#[test]
+fn helm_plugin_install_of_a_git_url_builds_the_binary() {
+    let repository = checkout("install-git");
+    let git = |args: &[&str]| {
+        ok(Command::new("git")
+            .current_dir(&repository)
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+            .args(args))
+    };
+    git(&["init", "--quiet"]);
+    git(&["add", "--all"]);
+    git(&["commit", "--quiet", "--message", "a release"]);
+    let home = HelmHome::new("install-git-home");
+    let url = format!("file://{}", repository.display());
+    let out = with_cheap_release_build(home.helm(HELM4).args([
+        "plugin",
+        "install",
+        &url,
+        "--verify=false",
+    ]))
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let installed = home.dir.join("data/plugins/pulse-harden/bin/pulse-harden");
+    assert!(installed.is_file(), "{}", stderr(&out));
+    assert!(!repository.join("bin").exists());
+    assert_plugin_hardens(&home, &mut || home.helm(HELM4));
+}
+
 #[test]
 fn without_cargo_the_install_fails_saying_what_to_do() {
     let checkout = checkout("install-no-cargo");
