@@ -1,5 +1,5 @@
-//! Patch files: the schema, loading from files, directories and embedded profiles, and
-//! validation with `file:line:column` errors.
+//! Patch files: the schema, and validation with `file:line:column` errors (files and
+//! directories are read by `load.rs`, profiles by `profiles.rs`).
 //!
 //! ```yaml
 //! apiVersion: pulse-harden/v1
