@@ -1,5 +1,7 @@
 # pulse-harden — `make help` lists the targets.
 SHELL := bash
+# Sub-makes print no "Entering directory" lines.
+MAKEFLAGS += --no-print-directory
 CARGO ?= cargo
 TOOLS := $(CURDIR)/.tools/bin
 SHARED ?= $(CURDIR)/../shared
@@ -8,10 +10,15 @@ PREFIX ?= $(HOME)/.local
 # stops every Helm 3 plugin from loading).
 HELM ?= helm
 PLUGIN_DIR := dist/pulse-harden
+# Helm 4's data directory for install-plugin, when a Helm 3 shares the default one.
+HELM4_DATA_HOME ?=
+HELM4 = $(if $(HELM4_DATA_HOME),HELM_DATA_HOME='$(HELM4_DATA_HOME)' )$(HELM)
+# Where cargo puts the release binary (CARGO_TARGET_DIR is honoured).
+RELEASE_BIN = $(or $(CARGO_TARGET_DIR),target)/release/pulse-harden
 # Set to a GnuPG key name to sign the packaged plugin; unsigned tarballs install with --verify=false.
 PLUGIN_SIGN_KEY ?=
 
-.PHONY: help build release test unit lint fmt bless example install tools oracle clean
+.PHONY: help build release test unit lint fmt bless example install tools oracle clean preflight
 .PHONY: plugin plugin-package install-plugin fuzz fuzz-install test-hostile-full bench
 
 help: ## list the targets
@@ -20,11 +27,11 @@ help: ## list the targets
 build: ## debug build
 	$(CARGO) build
 
-release: ## optimised build (target/release/pulse-harden)
-	$(CARGO) build --release --locked
+release: ## optimised build (target/release/pulse-harden); its messages go to stderr
+	@$(CARGO) build --release --locked
 
-example: release ## harden the bundled example stream and print the result
-	./target/release/pulse-harden -p examples/patches.yaml -f examples/rendered.yaml
+example: release ## harden the bundled example stream and print the result (stdout is only YAML)
+	@$(RELEASE_BIN) -p examples/patches.yaml -f examples/rendered.yaml
 
 tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin
 	./scripts/fetch-tools.sh
@@ -33,7 +40,10 @@ tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin
 oracle: ## build the goyaml oracle (what Kubernetes reads from YAML) into .tools/bin
 	./scripts/build-oracle.sh $(SHARED)/tools/goyaml-oracle
 
-test: lint tools oracle ## everything CI runs: lint, unit, golden, fidelity and real-helm tests
+preflight: ## check that what `make test` needs is here or installable, before fetching anything
+	@./scripts/preflight.sh '$(SHARED)'
+
+test: preflight lint tools oracle ## everything CI runs: lint, unit, golden, fidelity and real-helm tests
 	PATH="$(TOOLS):$$PATH" GOYAML_ORACLE=$(TOOLS)/goyaml-oracle $(CARGO) test --locked
 
 unit: ## only the fast tests that need no external tool
@@ -74,7 +84,7 @@ bench: tools ## time pulse-harden against kustomize, Python+libyaml and a plain 
 	./scripts/bench.sh
 
 install: release ## install the binary into $(PREFIX)/bin
-	install -D -m 0755 target/release/pulse-harden $(PREFIX)/bin/pulse-harden
+	install -D -m 0755 $(RELEASE_BIN) $(PREFIX)/bin/pulse-harden
 
 plugin: release ## lay out the Helm 4 plugin in dist/pulse-harden (plugin.yaml + bin/pulse-harden)
 	@cargo_version=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1); \
@@ -83,19 +93,17 @@ plugin: release ## lay out the Helm 4 plugin in dist/pulse-harden (plugin.yaml +
 	  { echo "plugin.yaml version $$plugin_version differs from Cargo.toml $$cargo_version" >&2; exit 1; }
 	rm -rf $(PLUGIN_DIR)
 	install -D -m 0644 plugin.yaml $(PLUGIN_DIR)/plugin.yaml
-	install -D -m 0755 target/release/pulse-harden $(PLUGIN_DIR)/bin/pulse-harden
+	install -D -m 0755 $(RELEASE_BIN) $(PLUGIN_DIR)/bin/pulse-harden
 
 plugin-package: plugin ## package the plugin into dist/pulse-harden-<version>.tgz (for this platform)
 	$(HELM) plugin package $(PLUGIN_DIR) -d dist \
 	  $(if $(PLUGIN_SIGN_KEY),--sign --key '$(PLUGIN_SIGN_KEY)',--sign=false)
 
-install-plugin: ## install the plugin into Helm 4 (refuses Helm 3)
-	@$(HELM) version --short 2>/dev/null | grep -q '^v4\.' || \
-	  { echo "install-plugin needs Helm 4 (HELM=$(HELM) is $$($(HELM) version --short 2>&1));" \
-	    "with Helm 3, put the binary on PATH instead: make install" >&2; exit 1; }
+install-plugin: ## install the plugin into Helm 4 (refuses Helm 3, and a plugin directory a Helm 3 shares)
+	@./scripts/check-plugin-dir.sh '$(HELM)' '$(HELM4_DATA_HOME)'
 	$(MAKE) plugin
-	@$(HELM) plugin uninstall pulse-harden >/dev/null 2>&1 || true
-	$(HELM) plugin install $(PLUGIN_DIR)
+	@$(HELM4) plugin uninstall pulse-harden >/dev/null 2>&1 || true
+	$(HELM4) plugin install $(PLUGIN_DIR)
 
 clean: ## remove build output and fetched tools
 	$(CARGO) clean

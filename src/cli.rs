@@ -74,8 +74,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Patch file or directory of patch files (applied in name order). Repeatable; applied
-    /// after any profiles, in the order given.
+    /// Patch file or directory of patch files (read with its sub-directories, in path order;
+    /// files of other kinds are skipped and named in the report). Repeatable; applied after
+    /// any profiles, in the order given.
     #[arg(
         short,
         long = "patches",

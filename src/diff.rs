@@ -137,7 +137,7 @@ mod tests {
         let text = render(&[doc], false).unwrap();
         assert_eq!(
             text,
-            "--- /dev/null\n+++ Secret/s (output)\n@@ -0,0 +1,7 @@\n+# Source: c/templates/a.yaml\n+apiVersion: v1\n+kind: Secret\n+metadata:\n+  name: s\n+data:\n+  k: <redacted>\n"
+            "--- /dev/null\n+++ Secret/(release namespace)/s (output)\n@@ -0,0 +1,7 @@\n+# Source: c/templates/a.yaml\n+apiVersion: v1\n+kind: Secret\n+metadata:\n+  name: s\n+data:\n+  k: <redacted>\n"
         );
     }
 

@@ -1,7 +1,8 @@
 //! Getting messages to Helm 4 users. Helm 4.1 discards a post-renderer plugin's stderr (it only
 //! says `plugin "pulse-harden" exited with error`), so when we run as a Helm plugin the error
 //! chain, or a one-line summary of what was done, also goes to a log file under Helm's cache
-//! directory — `$HELM_CACHE_HOME/pulse-harden/last-run.log` — and to the terminal, if there is one.
+//! directory — `$HELM_CACHE_HOME/pulse-harden/last-run.log` — and an error to Helm's own stderr
+//! (see [`write_to_helm_stderr`]) or the terminal, if there is one.
 
 use crate::files::{self, Mode};
 use crate::message::printable;
@@ -68,30 +69,40 @@ pub fn finish(outcome: &std::thread::Result<anyhow::Result<ExitCode>>) {
     report_to_user(&log, &message, failed);
 }
 
-/// Writes the message to the log file and, if there is one, the terminal.
+/// Writes the message to the log file and to where the user sees it: Helm's own stderr when
+/// that is a pipe or a terminal (CI, a shell), else the terminal, if there is one.
 fn report_to_user(log: &Path, message: &str, failed: bool) {
     let message = &*printable(message);
     let invocation: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| printable(&a.to_string_lossy()).into_owned())
         .collect();
-    if let Err(e) = write_log(log, &invocation, message) {
-        eprintln!(
-            "{}",
-            printable(&format!(
-                "pulse-harden: cannot write {}: {e:#}",
-                log.display()
-            ))
-        );
+    let logged = match write_log(log, &invocation, message) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "{}",
+                printable(&format!(
+                    "pulse-harden: cannot write {}: {e:#}",
+                    log.display()
+                ))
+            );
+            false
+        }
+    };
+    let pointer = if failed && logged {
+        format!("\npulse-harden: the full log is in {}", log.display())
+    } else {
+        String::new()
+    };
+    let text = format!("{message}{pointer}\n");
+    // When our own stderr is a terminal the user sees it there; say it once. A success
+    // summary goes only to a terminal, never into a CI log.
+    if std::io::stderr().is_terminal() {
+        return;
     }
-    // When stderr is already a terminal the user sees it there; say it once.
-    if !std::io::stderr().is_terminal() {
-        let pointer = if failed {
-            format!("\npulse-harden: (also in {})", log.display())
-        } else {
-            String::new()
-        };
-        write_tty(&format!("{message}{pointer}\n"));
+    if !(failed && write_to_helm_stderr(&text)) {
+        write_tty(&text);
     }
 }
 
@@ -169,6 +180,47 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
     #[cfg(not(unix))]
     std::fs::create_dir_all(dir)?;
     Ok(())
+}
+
+/// Helm 4 reads a plugin's stderr into a buffer it throws away, but the plugin's parent is the
+/// `helm` process, and its stderr is what the user (or the CI job) sees. On Linux that is
+/// reachable as `/proc/<parent>/fd/2`. Written only when the parent is Helm and that stderr is
+/// a pipe or a terminal — opening a regular file that way would write at its start, over what
+/// Helm already wrote — and not the same as Helm's stdout (`2>&1 | kubectl apply -f -`), which
+/// carries the stream. Returns whether the text was written.
+fn write_to_helm_stderr(text: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let parent = std::os::unix::process::parent_id();
+        let is_helm = std::fs::read_to_string(format!("/proc/{parent}/comm"))
+            .is_ok_and(|name| name.trim_end().starts_with("helm"));
+        if !is_helm {
+            return false;
+        }
+        let stream_like = |kind: std::fs::FileType| kind.is_fifo() || kind.is_char_device();
+        let path = format!("/proc/{parent}/fd/2");
+        let Ok(target) = std::fs::metadata(&path) else {
+            return false;
+        };
+        let same_as_stdout = std::fs::metadata(format!("/proc/{parent}/fd/1"))
+            .is_ok_and(|out| (out.dev(), out.ino()) == (target.dev(), target.ino()));
+        if !stream_like(target.file_type()) || same_as_stdout {
+            return false;
+        }
+        // Checked again on what was opened: the descriptor may have changed in between.
+        if let Ok(mut stderr) = std::fs::OpenOptions::new().append(true).open(&path)
+            && stderr.metadata().is_ok_and(|m| stream_like(m.file_type()))
+        {
+            return stderr.write_all(text.as_bytes()).is_ok();
+        }
+        false
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = text;
+        false
+    }
 }
 
 /// Writes to the controlling terminal, if the process has one; silently does nothing

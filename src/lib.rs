@@ -9,6 +9,7 @@ pub mod files;
 pub mod glob;
 pub mod helm_log;
 pub mod images;
+pub mod load;
 pub mod manifest;
 pub mod message;
 pub mod patchfile;

@@ -11,7 +11,7 @@ use pulse_harden::manifest::Manifest;
 use pulse_harden::message::{printable, printable_json};
 use pulse_harden::patchfile::PatchSet;
 use pulse_harden::report::{self, Report, redact, render};
-use pulse_harden::{diff, explain, helm_log, patchfile, pipeline, profiles, stream};
+use pulse_harden::{diff, explain, helm_log, load, pipeline, profiles, stream};
 use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -46,12 +46,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn harden(args: &RunArgs) -> Result<ExitCode> {
-    let mut given = patchfile::PatchFiles::default();
+    let mut given = load::Loaded::default();
     for path in cli::flatten(&args.patches) {
-        given.extend(patchfile::load_path_within(
-            path,
-            args.patch_root.as_deref(),
-        )?);
+        load::load(path, args.patch_root.as_deref(), &mut given)?;
     }
     // Without steps of its own (no --profile, no patch set: at most ImageUsers files), a run
     // hardens with the default profile.
@@ -59,7 +56,7 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     if profiles.is_empty() && given.sets.is_empty() {
         profiles.push(profiles::DEFAULT_PROFILE);
     }
-    let mut loaded = patchfile::PatchFiles::default();
+    let mut loaded = load::Loaded::default();
     for name in profiles {
         loaded.sets.extend(profiles::load(name.trim())?);
     }
@@ -70,7 +67,7 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     // Every error from here on may stem from a document: it passes the scrub, so that no
     // Secret or ConfigMap data value can reach stderr or the Helm log.
     let images = KnownUsers::new(loaded.image_users);
-    harden_stream(&mut stream, &loaded.sets, &images, args).map_err(|e| {
+    harden_stream(&mut stream, &loaded.sets, &images, loaded.skipped, args).map_err(|e| {
         let values = stream
             .manifests
             .iter()
@@ -83,9 +80,11 @@ fn harden_stream(
     stream: &mut stream::Stream,
     sets: &[PatchSet],
     images: &KnownUsers,
+    skipped_files: Vec<String>,
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    let report = pipeline::run_with_image_users(&mut stream.manifests, sets, images)?;
+    let mut report = pipeline::run_with_image_users(&mut stream.manifests, sets, images)?;
+    report.skipped_files = skipped_files;
     let resources = render::Inputs::of(&stream.manifests).resources;
     if resources == 0 && args.report.require_resources {
         bail!(

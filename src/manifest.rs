@@ -135,9 +135,65 @@ impl Manifest {
             return format!("document {}", self.index);
         }
         match self.namespace() {
+            // Helm puts a namespaced resource without a namespace into the release's.
+            "" if self.builtin_namespaced() => {
+                format!("{}/(release namespace)/{}", self.kind(), self.name())
+            }
             "" => format!("{}/{}", self.kind(), self.name()),
             ns => format!("{}/{}/{}", self.kind(), ns, self.name()),
         }
+    }
+
+    /// Whether this is a Kubernetes built-in kind that lives in a namespace. Other kinds are
+    /// not: a custom kind's scope is the API server's to say.
+    fn builtin_namespaced(&self) -> bool {
+        /// `kubectl api-resources --namespaced=true` of Kubernetes 1.35, by group.
+        const NAMESPACED: &[(&str, &[&str])] = &[
+            (
+                "",
+                &[
+                    "Binding",
+                    "ConfigMap",
+                    "Endpoints",
+                    "Event",
+                    "LimitRange",
+                    "PersistentVolumeClaim",
+                    "Pod",
+                    "PodTemplate",
+                    "ReplicationController",
+                    "ResourceQuota",
+                    "Secret",
+                    "Service",
+                    "ServiceAccount",
+                ],
+            ),
+            (
+                "apps",
+                &[
+                    "ControllerRevision",
+                    "DaemonSet",
+                    "Deployment",
+                    "ReplicaSet",
+                    "StatefulSet",
+                ],
+            ),
+            ("autoscaling", &["HorizontalPodAutoscaler"]),
+            ("batch", &["CronJob", "Job"]),
+            ("coordination.k8s.io", &["Lease"]),
+            ("discovery.k8s.io", &["EndpointSlice"]),
+            ("events.k8s.io", &["Event"]),
+            ("networking.k8s.io", &["Ingress", "NetworkPolicy"]),
+            ("policy", &["PodDisruptionBudget"]),
+            ("rbac.authorization.k8s.io", &["Role", "RoleBinding"]),
+            (
+                "resource.k8s.io",
+                &["ResourceClaim", "ResourceClaimTemplate"],
+            ),
+            ("storage.k8s.io", &["CSIStorageCapacity"]),
+        ];
+        NAMESPACED
+            .iter()
+            .any(|(group, kinds)| *group == self.group() && kinds.contains(&self.kind()))
     }
 
     /// Where the document is, for error messages: `document 3 (chart/templates/x.yaml)`.
@@ -298,5 +354,31 @@ mod tests {
         assert_eq!(source_comment(raw), Some("demo/templates/deployment.yaml"));
         assert_eq!(header(raw), "# Source: demo/templates/deployment.yaml\n");
         assert_eq!(source_comment("kind: Pod\n# Source: late\n"), None);
+    }
+
+    #[test]
+    fn a_namespaced_resource_without_namespace_is_in_the_release_namespace() {
+        let id = |doc: &str| crate::stream::read(doc.as_bytes()).unwrap().manifests[0].id();
+        let meta = "metadata: {name: x}\n";
+        assert_eq!(
+            id(&format!("apiVersion: apps/v1\nkind: Deployment\n{meta}")),
+            "Deployment/(release namespace)/x"
+        );
+        assert_eq!(
+            id("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: a}\n"),
+            "ConfigMap/a/x"
+        );
+        // Cluster-scoped kinds, and custom kinds whose scope only the API server knows.
+        for (api_version, kind) in [
+            ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+            ("v1", "Namespace"),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+            ("cert-manager.io/v1", "Certificate"),
+        ] {
+            assert_eq!(
+                id(&format!("apiVersion: {api_version}\nkind: {kind}\n{meta}")),
+                format!("{kind}/x")
+            );
+        }
     }
 }

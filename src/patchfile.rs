@@ -1,6 +1,6 @@
-//! Patch files: the schema, loading from files, directories and embedded profiles, and
-//! validation with `file:line:column` errors. A file given with `-p` may also be an
-//! `ImageUsers` file (see `images`); loading dispatches on its `kind`.
+//! Patch files: the schema, and validation with `file:line:column` errors (files and
+//! directories are read by `load.rs`, which also reads `ImageUsers` files; profiles by
+//! `profiles.rs`).
 //!
 //! ```yaml
 //! apiVersion: pulse-harden/v1
@@ -13,7 +13,6 @@
 //!       - {op: add, path: /spec/template/spec/containers/*/imagePullPolicy, value: IfNotPresent}
 //! ```
 
-use crate::images::{self, ImageUsers};
 use crate::pod::PodTemplatePath;
 use crate::select::{Globs, Selector};
 use crate::transforms::{Action, Mode};
@@ -210,6 +209,17 @@ fn step_keys() -> &'static [&'static str] {
 /// Reads one patch set from text; `origin` names it in errors (`file:line:column: ...`).
 pub fn parse(text: &str, origin: &str) -> Result<PatchSet> {
     let file: PatchSetFile = yaml::from_config_str(text).map_err(|e| {
+        // The typed reader stops at the first value it cannot use, which for a mis-indented
+        // line is a scalar run on into the next line (`unknown variant `containers mode``):
+        // a YAML syntax error anywhere in the file is the real cause, so it wins.
+        if let Err(syntax) = yaml::read_document(text) {
+            return anyhow::anyhow!(
+                "{origin}:{}:{}: {}",
+                syntax.line,
+                syntax.column,
+                syntax.message
+            );
+        }
         let at = match (e.line, e.column) {
             (Some(line), Some(column)) => format!("{origin}:{line}:{column}"),
             _ => origin.to_string(),
@@ -258,100 +268,14 @@ fn duplicate_name_line(text: &str, name: &str) -> Option<usize> {
         .map(|s| s.name.referenced.line() as usize)
 }
 
-/// What `-p` paths hold: patch sets, and `ImageUsers` files (which apply to the whole run).
-#[derive(Debug, Default)]
-pub struct PatchFiles {
-    pub sets: Vec<PatchSet>,
-    pub image_users: Vec<ImageUsers>,
-}
-
-impl PatchFiles {
-    pub fn extend(&mut self, other: PatchFiles) {
-        self.sets.extend(other.sets);
-        self.image_users.extend(other.image_users);
-    }
-
-    fn push(&mut self, file: PatchFile) {
-        match file {
-            PatchFile::Steps(set) => self.sets.push(set),
-            PatchFile::ImageUsers(users) => self.image_users.push(users),
-        }
-    }
-}
-
-/// One file given with `-p`.
-#[derive(Debug)]
-pub enum PatchFile {
-    Steps(PatchSet),
-    ImageUsers(ImageUsers),
-}
-
-/// Reads a file given with `-p`: an `ImageUsers` file if its `kind` says so, else a patch set.
-pub fn parse_file(text: &str, origin: &str) -> Result<PatchFile> {
-    #[derive(Deserialize)]
-    struct Head {
-        kind: Option<String>,
-    }
-    let head: Option<Head> = yaml::from_config_str(text).ok();
-    if head.and_then(|h| h.kind).as_deref() == Some(images::KIND) {
-        return ImageUsers::parse(text, origin).map(PatchFile::ImageUsers);
-    }
-    parse(text, origin).map(PatchFile::Steps)
-}
-
-/// Loads a patch file, or every `*.yaml`/`*.yml` file of a directory in name order.
-pub fn load_path(path: &Path) -> Result<PatchFiles> {
-    load_path_within(path, None)
-}
-
-/// Like [`load_path`], but with a `root` (`--patch-root`, Argo CD's app directory) the path is
-/// resolved relative to it, and the path and every file it leads to must stay inside it once
-/// `..` and symlinks are resolved. Loading a patch file only ever reads that file: a patch file
-/// cannot include other files or run commands.
-pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<PatchFiles> {
-    let root = root.map(PatchRoot::open).transpose()?;
-    let location = match &root {
-        Some(root) => root.confine(path, path)?,
-        None => path.to_path_buf(),
-    };
-    if location.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(&location)
-            .with_context(|| format!("cannot read patch directory {}", path.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            // Every `.yaml` that is not a directory: a FIFO or device among them is refused
-            // by `load_file`, not skipped.
-            .filter(|p| {
-                !p.is_dir()
-                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-            })
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            bail!("patch directory {} holds no .yaml files", path.display());
-        }
-        let mut loaded = PatchFiles::default();
-        for file in &files {
-            // Name the file as the user would: the given directory plus the file name.
-            let shown = file
-                .file_name()
-                .map_or_else(|| file.clone(), |n| path.join(n));
-            loaded.push(match &root {
-                Some(root) => load_file(&root.confine(file, &shown)?, &shown)?,
-                None => load_file(file, &shown)?,
-            });
-        }
-        return Ok(loaded);
-    }
-    let mut loaded = PatchFiles::default();
-    loaded.push(load_file(&location, path)?);
-    Ok(loaded)
-}
+// Loading files and directories lives in `load.rs`; these names stay for callers.
+pub use crate::load::{Loaded as PatchFiles, load_path, load_path_within};
 
 /// The directory patch files must stay inside, canonicalised once.
-struct PatchRoot(PathBuf);
+pub(crate) struct PatchRoot(PathBuf);
 
 impl PatchRoot {
-    fn open(dir: &Path) -> Result<Self> {
+    pub(crate) fn open(dir: &Path) -> Result<Self> {
         let canonical = dir
             .canonicalize()
             .with_context(|| format!("cannot open the patch root {}", dir.display()))?;
@@ -365,7 +289,7 @@ impl PatchRoot {
     /// must lie inside the root; `shown` names it in errors. A path that does not resolve and
     /// one that resolves outside get the same error, which names neither where a link leads
     /// nor whether anything exists outside the root.
-    fn confine(&self, path: &Path, shown: &Path) -> Result<PathBuf> {
+    pub(crate) fn confine(&self, path: &Path, shown: &Path) -> Result<PathBuf> {
         match self.0.join(path).canonicalize() {
             Ok(canonical) if canonical.starts_with(&self.0) => Ok(canonical),
             _ => bail!(
@@ -375,37 +299,6 @@ impl PatchRoot {
             ),
         }
     }
-}
-
-/// Reads the file at `path`; `shown` names it in messages. Only a regular file: a FIFO
-/// would block the run forever and a device could be endless.
-fn load_file(path: &Path, shown: &Path) -> Result<PatchFile> {
-    let not_regular = || {
-        anyhow::anyhow!(
-            "patch file {} is not a regular file or directory (a FIFO, socket or device?); \
-             refusing to read it",
-            shown.display()
-        )
-    };
-    let cannot_read = || format!("cannot read patch file {}", shown.display());
-    if !std::fs::metadata(path).with_context(cannot_read)?.is_file() {
-        return Err(not_regular());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    // Opened without blocking, and checked again: it may have been swapped since.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NONBLOCK | libc::O_NOCTTY,
-    );
-    let mut file = options.open(path).with_context(cannot_read)?;
-    if !file.metadata().with_context(cannot_read)?.is_file() {
-        return Err(not_regular());
-    }
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut file, &mut text).with_context(cannot_read)?;
-    parse_file(&text, &shown.display().to_string())
 }
 
 #[cfg(test)]
@@ -472,6 +365,16 @@ mod tests {
                 "{HEAD}  - name: a\n    mergePatch: {{}}\n  - name: a\n    mergePatch: {{}}\n"
             )),
             "p.yaml:6: step name `a` is used twice in this patch set"
+        );
+    }
+
+    #[test]
+    fn a_mis_indented_line_is_a_yaml_error_at_its_position() {
+        assert_eq!(
+            err(&format!(
+                "{HEAD}  - name: a\n    target: containers\n      mode: ifAbsent\n    mergePatch: {{}}\n"
+            )),
+            "p.yaml:6:11: mapping values are not allowed in this context"
         );
     }
 

@@ -244,7 +244,7 @@ fn apply_step(
 ) -> Result<Applied> {
     let Some(before) = &m.value else {
         let reason = "empty document".into();
-        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
+        return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     };
     let has_pod = || {
         pod::template_path(m.kind(), m.group(), &set.pod_templates)
@@ -254,7 +254,7 @@ fn apply_step(
     if needs_pod(step) && !has_pod() {
         // Without a pod there is nothing to do: skip the copy and compare of the resource.
         let reason = format!("{} has no pod template", m.kind());
-        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
+        return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
     let notes = match apply_to_targets(set, step, m, stream, generated, images, &mut working) {
@@ -299,7 +299,7 @@ fn apply_step(
         } else if !notes.generated.is_empty() {
             StepResult::AlreadySet
         } else if let Some(reason) = notes.not_applicable.into_iter().next() {
-            StepResult::Skipped { reason }
+            StepResult::NotApplicable { reason }
         } else {
             StepResult::AlreadySet
         };
@@ -425,7 +425,10 @@ mod tests {
             .collect();
         assert_eq!(
             generated,
-            ["PodDisruptionBudget/a-pdb", "PodDisruptionBudget/b-pdb"]
+            [
+                "PodDisruptionBudget/(release namespace)/a-pdb",
+                "PodDisruptionBudget/(release namespace)/b-pdb"
+            ]
         );
         // A second run sees the budgets and adds nothing.
         let (again, _) = harden(&out, PDBS).unwrap();
@@ -444,11 +447,11 @@ mod tests {
         // The generator sees the budget it made for the Deployment (see
         // `Context::generated`); the pipeline would refuse the duplicate all the same.
         assert!(report.entries.iter().any(|e| matches!(&e.result,
-            StepResult::Conflict { reason } if reason == "PodDisruptionBudget/web-pdb (generated in this run) exists but selects other pods; not generating another of that name")));
+            StepResult::Conflict { reason } if reason == "PodDisruptionBudget/(release namespace)/web-pdb (generated in this run) exists but selects other pods; not generating another of that name")));
         let strict = PDBS.replace("    generate", "    onConflict: error\n    generate");
         let e = harden(&input, &strict).unwrap_err().to_string();
         assert!(
-            e.starts_with("p.yaml: step `pdbs` conflicts with StatefulSet/web in document 2: PodDisruptionBudget/web-pdb (generated in this run) exists"),
+            e.starts_with("p.yaml: step `pdbs` conflicts with StatefulSet/(release namespace)/web in document 2: PodDisruptionBudget/(release namespace)/web-pdb (generated in this run) exists"),
             "{e}"
         );
     }

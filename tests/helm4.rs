@@ -134,8 +134,10 @@ fn installed_from_a_packaged_tarball() {
             .arg("install")
             .arg(plugin_tarball()),
     );
+    // It holds the binary: installing needs no cargo.
     ok(home
         .helm(HELM)
+        .env("PATH", home.path_without_cargo())
         .args(["plugin", "install", "--verify=false"])
         .arg(plugin_tarball()));
     let installed = home.dir.join("data/plugins/pulse-harden");
@@ -257,12 +259,6 @@ fn errors_and_the_summary_reach_the_user_through_the_log() {
         &["-p", typo.to_str().unwrap()],
     ));
     assert!(out.stdout.is_empty());
-    // What Helm 4.1.4 itself says: nothing about why.
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("plugin \"pulse-harden\" exited with error"),
-        "{stderr}"
-    );
     let log = last_run_log(&home);
     assert!(
         log.contains(&format!("{}:5:5: unknown field `targt`", typo.display())),
@@ -280,16 +276,75 @@ fn errors_and_the_summary_reach_the_user_through_the_log() {
 
     // Success: one line that says what was done.
     let patch = home.write("seccomp.yaml", SECCOMP_PATCH);
-    ok(&mut post_rendered(
+    let out = post_rendered(
         &home,
         &["template", "r", "demo"],
         &["-p", patch.to_str().unwrap()],
-    ));
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success());
     let log = last_run_log(&home);
     assert!(
         log.ends_with("pulse-harden: 4 resources, 2 changed, 0 generated, 0 conflicts\n"),
         "{log}"
     );
+    // ... which stays out of a CI job's output: only errors go to Helm's stderr.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In CI, Helm's stderr is a pipe and there is no terminal: the error, with its position,
+/// reaches what the job captures, before Helm's own (uninformative) message.
+#[test]
+fn errors_reach_helm_stderr_in_ci() {
+    let home = home_with_plugin("helm4-ci");
+    home.write("typo.yaml", TYPO_PATCH);
+    let relative = ["-p", "typo.yaml"];
+    // `output()` pipes stdout and stderr, as a CI runner does; stdin is /dev/null.
+    let out = fails(&mut post_rendered(
+        &home,
+        &["template", "r", "demo"],
+        &relative,
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ours = "pulse-harden: error: typo.yaml:5:5: unknown field `targt`";
+    let log_line = format!(
+        "pulse-harden: the full log is in {}\n",
+        home.cache().join("pulse-harden/last-run.log").display()
+    );
+    let helms = "plugin \"pulse-harden\" exited with error";
+    assert!(stderr.starts_with(ours), "{stderr}");
+    assert!(stderr.contains(&log_line), "{stderr}");
+    assert!(stderr.find(&log_line) < stderr.find(helms), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    // `2>&1`: stderr is the pipe that carries the stream; nothing of ours goes into it
+    // besides what Helm itself writes there.
+    let script = format!(
+        "{} template r demo --post-renderer pulse-harden --post-renderer-args -p --post-renderer-args typo.yaml 2>&1",
+        support::tool(HELM).display()
+    );
+    let mut sh = std::process::Command::new("sh");
+    home.isolate(&mut sh);
+    let merged = fails(sh.current_dir(&home.dir).args(["-c", &script]));
+    let merged = String::from_utf8_lossy(&merged.stdout);
+    assert!(!merged.contains(ours), "{merged}");
+
+    // Helm's stderr redirected to a regular file: never written through /proc (that would
+    // write over Helm's own message); the log file has the error.
+    let file = home.dir.join("stderr.txt");
+    fails(
+        post_rendered(&home, &["template", "r", "demo"], &relative)
+            .stderr(std::fs::File::create(&file).unwrap()),
+    );
+    let captured = std::fs::read_to_string(&file).unwrap();
+    assert!(captured.starts_with("Error: "), "{captured}");
+    assert!(!captured.contains(ours), "{captured}");
+    assert!(last_run_log(&home).contains("typo.yaml:5:5: unknown field `targt`"));
 }
 
 #[test]
@@ -356,7 +411,8 @@ fn errors_reach_the_terminal_when_there_is_one() {
         "{terminal}"
     );
     assert!(
-        terminal.contains("pulse-harden: (also in ") && terminal.contains("last-run.log)"),
+        terminal.contains("pulse-harden: the full log is in ")
+            && terminal.contains("last-run.log\n"),
         "{terminal}"
     );
 }

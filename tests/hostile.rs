@@ -213,7 +213,7 @@ fn an_alias_bomb_in_a_patch_file_is_refused() {
         alias_bomb("      ", 10)
     );
     let r = run(b"kind: A\n", Some(&patch));
-    r.assert_clear_error(&["patches.yaml:", "budget"]);
+    r.assert_clear_error(&["patches.yaml:", "excessive aliasing"]);
     r.assert_within(30, 256 * MIB);
 }
 

@@ -138,6 +138,116 @@ fn a_patch_directory_applies_its_files_in_name_order() {
     );
 }
 
+/// A patch directory is read as a tree: sub-directories too, in path order; YAML files of
+/// other kinds (a kustomization, an example manifest) are skipped and named in the report;
+/// hidden directories are not read; a file that is not YAML is an error with its position.
+#[test]
+fn a_patch_directory_tree_loads_patch_sets_and_notes_other_files() {
+    let dir = temp_dir("tree");
+    let patches = dir.join("patches");
+    let label = |team: &str| PATCH.replace("team: platform", &format!("team: {team}"));
+    for (file, text) in [
+        ("10-first.yaml", label("first")),
+        ("20-team/a.yaml", label("nested")),
+        (
+            "20-team/examples/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n".to_string(),
+        ),
+        (
+            "kustomization.yaml",
+            "resources: [deployment.yaml]\n".to_string(),
+        ),
+        (".git/config.yaml", "not: [read\n".to_string()),
+        (
+            "20-team/examples/two.yaml",
+            "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n"
+                .to_string(),
+        ),
+        (
+            "30-last.yml",
+            label("last").replace("name: label", "name: label-last"),
+        ),
+    ] {
+        let path = patches.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.join("in.yaml"), STREAM).unwrap();
+    let run = |args: &[&str]| bin().current_dir(&dir).args(args).output().unwrap();
+    let out = run(&["-p", "patches", "-f", "in.yaml", "--report", "report.txt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+    let steps: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("  changed"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "  changed      patches/10-first.yaml: label",
+            "  changed      patches/20-team/a.yaml: label",
+            "  changed      patches/30-last.yml: label-last",
+        ]
+    );
+    assert!(
+        report.ends_with(
+            "\nFiles in patch directories that were not loaded:
+  patches/20-team/examples/deployment.yaml: not loaded, `kind: Deployment` is not a kind pulse-harden reads
+  patches/20-team/examples/two.yaml: not loaded, `kind: ConfigMap` is not a kind pulse-harden reads
+  patches/kustomization.yaml: not loaded, it has no `kind`
+"
+        ),
+        "{report}"
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("team: last")
+    );
+    let out = run(&[
+        "-p",
+        "patches",
+        "-f",
+        "in.yaml",
+        "--report",
+        "-",
+        "--report-format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        json["skippedFiles"].as_array().map(Vec::len),
+        Some(3),
+        "{json}"
+    );
+
+    // Named on its own, a file must be a patch set.
+    let out = run(&["-p", "patches/kustomization.yaml", "-f", "in.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pulse-harden: error: patches/kustomization.yaml:1:1: unknown field `resources`, expected one of apiVersion, kind, metadata, podTemplates, steps\n"
+    );
+
+    // A file that is not YAML may be a broken patch set: an error, not a skip.
+    std::fs::write(
+        patches.join("20-team/broken.yaml"),
+        "steps:\n  - name: a\n   bad: indent\n",
+    )
+    .unwrap();
+    let out = run(&["-p", "patches", "-f", "in.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("pulse-harden: error: patches/20-team/broken.yaml:3:"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn help_teaches_and_version_answers() {
     let help = bin().arg("--help").output().unwrap();

@@ -369,7 +369,7 @@ fn chart(dir: &Path) {
     .unwrap();
 }
 
-const HELM_REPORT: &str = "pulse-harden: 1 resource, 1 changed, 0 generated, 0 conflicts\n\nConfigMap/demo (demo/templates/cm.yaml)\n  changed      PATCHES: label\n                 /metadata/labels: absent → {\"team\":\"x\"}\n";
+const HELM_REPORT: &str = "pulse-harden: 1 resource, 1 changed, 0 generated, 0 conflicts\n\nConfigMap/(release namespace)/demo (demo/templates/cm.yaml)\n  changed      PATCHES: label\n                 /metadata/labels: absent → {\"team\":\"x\"}\n";
 
 /// The stdout of a command that must have succeeded.
 fn succeeded(out: &std::process::Output) -> String {
@@ -499,4 +499,40 @@ fn explain_lists_and_describes() {
     assert_eq!(code, Some(0));
     assert!(profile.starts_with("profile none: "), "{profile}");
     assert_eq!(explain(&["nothing-by-this-name"]).0, Some(2));
+}
+
+/// The README's text report example is the real report: the Health API seed chart rendered by
+/// Helm 4 with the example patch set. Only the resources a step acted on are listed, and the
+/// rest are counted.
+#[test]
+fn the_readme_text_report_is_real() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command = "$ helm template health-api tests/charts/health-api -n health-api \\\n    | pulse-harden -p examples/patches.yaml --report - > hardened.yaml\n";
+    let start = readme.find(command).expect("the README's report example") + command.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+
+    let home = temp_dir("readme-report");
+    let rendered = helm_in("helm", &home)
+        .current_dir(root)
+        .args(["template", "health-api", "tests/charts/health-api"])
+        .args(["-n", "health-api"])
+        .output()
+        .unwrap();
+    let rendered = succeeded(&rendered);
+    let run = common::feed(
+        common::pulse_harden().current_dir(root).args([
+            "-p",
+            "examples/patches.yaml",
+            "--report",
+            "-",
+        ]),
+        rendered.as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(shown, run.stderr);
+    assert!(
+        run.stderr
+            .contains("\n7 other resources, not listed: no step applies to them.\n")
+    );
 }

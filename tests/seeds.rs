@@ -937,7 +937,10 @@ fn pulse_os_report_says_what_was_aligned_and_leaves_nothing_unexplained() {
         .filter(|e| e["result"] == "conflict")
         .collect();
     assert!(unfixed.is_empty(), "{unfixed:#?}");
-    for workload in ["Deployment/api", "Deployment/workers-blue/workers"] {
+    for workload in [
+        "Deployment/(release namespace)/api",
+        "Deployment/workers-blue/workers",
+    ] {
         let spread = entries_for(&report, workload, ": spread-apis-and-workers");
         assert!(
             spread.iter().any(|e| e["result"] == "changed"),

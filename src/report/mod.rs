@@ -15,6 +15,8 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// `origin: step` of every step that selected no resource.
     pub unmatched_steps: Vec<String>,
+    /// Files of patch directories that were not loaded, each with the reason.
+    pub skipped_files: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,8 +48,13 @@ pub enum StepResult {
     AlreadySet,
     /// The chart set something on purpose that the step would contradict: left alone.
     Conflict { reason: String },
-    /// The step does not apply to this resource (opted out, no pod template, failure skipped).
+    /// The step was not applied on purpose: the resource opted out, or it failed under
+    /// `onFailure: skip`.
     Skipped { reason: String },
+    /// The step does not apply to this kind of resource (a pod step on a Service, an empty
+    /// document). The JSON report lists it as `skipped`; the text report only counts it.
+    #[serde(rename = "skipped")]
+    NotApplicable { reason: String },
     /// The step generated this resource for `owner` (a PodDisruptionBudget, say).
     Generated { owner: String },
 }
@@ -223,6 +230,7 @@ mod tests {
                 entry("Service/web", 2, StepResult::AlreadySet),
             ],
             unmatched_steps: vec!["p.yaml: nothing".into()],
+            skipped_files: Vec::new(),
         };
         assert_eq!(
             report.counts(),

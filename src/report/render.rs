@@ -70,20 +70,38 @@ fn groups<'a>(
     groups
 }
 
-/// The human report: a summary line, then every resource a step selected with what each step
-/// did, then the steps that matched nothing.
+/// The human report: a summary line, then every resource a step acted on or reported on with
+/// what each step did, how many other resources there were (no step applies to them, as a pod
+/// step to a Service), then the steps that matched nothing.
 pub fn text(report: &Report, inputs: &Inputs) -> String {
     let mut out = report.summary_line(inputs.resources);
     out.push('\n');
-    let groups = groups(report, inputs, |_| true);
-    if groups.is_empty() {
-        out.push_str("\nNo step selected any resource.\n");
-    }
+    let groups = groups(report, inputs, |e| {
+        !matches!(e.result, StepResult::NotApplicable { .. })
+    });
     write_groups(&mut out, &groups);
+    let listed = groups.iter().filter(|g| !g.generated).count();
+    match inputs.resources.saturating_sub(listed) {
+        _ if report.entries.is_empty() => out.push_str("\nNo step selected any resource.\n"),
+        0 => {}
+        1 => out.push_str("\n1 other resource, not listed: no step applies to it.\n"),
+        rest => {
+            let _ = writeln!(
+                out,
+                "\n{rest} other resources, not listed: no step applies to them."
+            );
+        }
+    }
     if !report.unmatched_steps.is_empty() {
         out.push_str("\nSteps that matched nothing:\n");
         for step in &report.unmatched_steps {
             let _ = writeln!(out, "  {step}");
+        }
+    }
+    if !report.skipped_files.is_empty() {
+        out.push_str("\nFiles in patch directories that were not loaded:\n");
+        for file in &report.skipped_files {
+            let _ = writeln!(out, "  {file}");
         }
     }
     out
@@ -201,7 +219,9 @@ fn write_entry(out: &mut String, entry: &Entry) {
         }
         StepResult::AlreadySet => format!("  already set  {step}\n"),
         StepResult::Conflict { reason } => format!("  conflict     {step} — {reason}\n"),
-        StepResult::Skipped { reason } => format!("  skipped      {step} — {reason}\n"),
+        StepResult::Skipped { reason } | StepResult::NotApplicable { reason } => {
+            format!("  skipped      {step} — {reason}\n")
+        }
         StepResult::Generated { owner } => format!("  generated    {step} (for {owner})\n"),
     };
     out.push_str(&line);
@@ -226,6 +246,8 @@ struct JsonReport<'a> {
     summary: JsonSummary,
     resources: Vec<JsonResource<'a>>,
     unmatched_steps: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    skipped_files: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -281,6 +303,7 @@ pub fn json(report: &Report, inputs: &Inputs) -> String {
         },
         resources,
         unmatched_steps: &report.unmatched_steps,
+        skipped_files: &report.skipped_files,
     };
     // Plain structs of strings, numbers and JSON values: serializing them cannot fail.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -337,6 +360,7 @@ mod tests {
                 ),
             ],
             unmatched_steps: Vec::new(),
+            skipped_files: Vec::new(),
         }
     }
 

@@ -561,7 +561,7 @@ mod tests {
         assert_eq!(
             o,
             Outcome::NotApplicable(
-                "container management-api of Deployment/api has an exec readiness probe, not httpGet"
+                "container management-api of Deployment/(release namespace)/api has an exec readiness probe, not httpGet"
                     .into()
             )
         );
@@ -593,7 +593,7 @@ mod tests {
         let Outcome::Conflict(reason) = o else {
             panic!("{o:?}")
         };
-        assert!(reason.starts_with("ambiguous: container management-api of Deployment/api serves /a on port 8888; container management-api of Deployment/api-canary serves /b"), "{reason}");
+        assert!(reason.starts_with("ambiguous: container management-api of Deployment/(release namespace)/api serves /a on port 8888; container management-api of Deployment/(release namespace)/api-canary serves /b"), "{reason}");
     }
 
     #[test]

@@ -77,6 +77,20 @@ impl HelmHome {
         self.dir.join("demo")
     }
 
+    /// A `PATH` directory with only what plugin.yaml's install hook needs (sh, sed, cat): no
+    /// cargo, as on a machine without Rust.
+    pub fn path_without_cargo(&self) -> PathBuf {
+        let dir = self.dir.join("no-cargo-bin");
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            for tool in ["sh", "sed", "cat"] {
+                let found = ok(Command::new("sh").args(["-c", &format!("command -v {tool}")]));
+                std::os::unix::fs::symlink(found.trim(), dir.join(tool)).unwrap();
+            }
+        }
+        dir
+    }
+
     /// Writes a file into this home's directory and returns its absolute path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.join(name);
