@@ -73,7 +73,10 @@ fn generate_adds_the_report_as_a_configmap_when_asked() {
         "{report}"
     );
     assert!(report.contains("report.txt: |"), "{report}");
-    assert!(report.contains("Deployment/web-demo"), "{report}");
+    assert!(
+        report.contains("Deployment/(release namespace)/web-demo"),
+        "{report}"
+    );
     assert!(report.contains("patches/seccomp.yaml"), "{report}");
     // Without the parameter, no ConfigMap.
     let plain = repo.generated(&[("PARAM_PROFILE", "none")]);
@@ -405,7 +408,7 @@ fn the_report_configmap_takes_the_report_format_and_a_free_name() {
     assert!(run.stdout.is_empty());
     assert_eq!(
         run.stderr,
-        "pulse-harden: error: --report-configmap taken: ConfigMap/taken in document 1 has that name already\n"
+        "pulse-harden: error: --report-configmap taken: ConfigMap/(release namespace)/taken in document 1 has that name already\n"
     );
 }
 

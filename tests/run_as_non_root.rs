@@ -259,8 +259,8 @@ fn the_scaffold_is_reported_with_its_image_and_the_fix() {
     assert_eq!(
         conflicts(&report_of(&run)),
         [
-            "Deployment/demo-scaffold: container `scaffold` (image docker.io/library/nginx:1.16.0) sets no runAsUser and its image may run as root; runAsNonRoot: true would then stop it from starting; set runAsUser in a step of your own, or list the image's user in an ImageUsers file",
-            "Pod/demo-scaffold-test-connection: container `wget` (image docker.io/library/busybox:latest) sets no runAsUser and its image may run as root; runAsNonRoot: true would then stop it from starting; set runAsUser in a step of your own, or list the image's user in an ImageUsers file",
+            "Deployment/(release namespace)/demo-scaffold: container `scaffold` (image docker.io/library/nginx:1.16.0) sets no runAsUser and its image may run as root; runAsNonRoot: true would then stop it from starting; set runAsUser in a step of your own, or list the image's user in an ImageUsers file",
+            "Pod/(release namespace)/demo-scaffold-test-connection: container `wget` (image docker.io/library/busybox:latest) sets no runAsUser and its image may run as root; runAsNonRoot: true would then stop it from starting; set runAsUser in a step of your own, or list the image's user in an ImageUsers file",
         ]
     );
     // With the images' users declared, the report says they run as root.
@@ -302,7 +302,7 @@ fn the_unprivileged_nginx_variant_declared_in_an_image_users_file_is_made_non_ro
     let said = conflicts(&report_of(&run));
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(
-        said[0].starts_with("Pod/demo-scaffold-test-connection: container `wget` (image docker.io/library/busybox:latest) sets no runAsUser and its image runs as root"),
+        said[0].starts_with("Pod/(release namespace)/demo-scaffold-test-connection: container `wget` (image docker.io/library/busybox:latest) sets no runAsUser and its image runs as root"),
         "{said:?}"
     );
 }
@@ -317,7 +317,7 @@ fn strict_fails_on_a_pod_left_alone() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(
-        run.stderr.contains("  conflict: Deployment/demo-scaffold [profile restricted: run-as-non-root]: container `scaffold` (image docker.io/library/nginx:1.16.0) sets no runAsUser and its image may run as root;"),
+        run.stderr.contains("  conflict: Deployment/(release namespace)/demo-scaffold [profile restricted: run-as-non-root]: container `scaffold` (image docker.io/library/nginx:1.16.0) sets no runAsUser and its image may run as root;"),
         "{}",
         run.stderr
     );

@@ -573,14 +573,15 @@ fn escape_sequences_from_the_input_never_reach_a_terminal_or_the_log() {
     );
     let report: serde_json::Value = serde_json::from_str(&run.stderr).unwrap();
     assert!(
-        run.stderr
-            .contains(r#""ConfigMap/c\u001b]0;pwned\u0007\u001b[2J\r\u009b\u202e""#),
+        run.stderr.contains(
+            r#""ConfigMap/(release namespace)/c\u001b]0;pwned\u0007\u001b[2J\r\u009b\u202e""#
+        ),
         "{}",
         run.stderr
     );
     assert_eq!(
         report["resources"][0]["resource"],
-        "ConfigMap/c\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}\u{202e}"
+        "ConfigMap/(release namespace)/c\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}\u{202e}"
     );
 }
 
