@@ -26,9 +26,10 @@ release: ## optimised build (target/release/pulse-harden)
 example: release ## harden the bundled example stream and print the result
 	./target/release/pulse-harden -p examples/patches.yaml -f examples/rendered.yaml
 
-tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin
+tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin; install docker-registry and skopeo
 	./scripts/fetch-tools.sh
 	./scripts/fetch-schema-validator.sh
+	./scripts/fetch-registry-tools.sh
 
 oracle: ## build the goyaml oracle (what Kubernetes reads from YAML) into .tools/bin
 	./scripts/build-oracle.sh $(SHARED)/tools/goyaml-oracle
