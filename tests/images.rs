@@ -1,36 +1,453 @@
 //! `pulse-harden images`: listing the images of a stream, and resolving their users from real
-//! registries (Debian's docker-registry on loopback, images pushed with skopeo).
+//! registries (Debian's docker-registry on loopback, one open and one behind basic auth, with
+//! images pushed by skopeo), then rendering with the file and no registry at all.
 
 mod common;
 
+use common::helm_home::temp_dir;
 use common::registry::{Layout, Platform, Registry};
+use common::{Run, feed, pulse_harden};
+use pulse_harden::images::ImageUsers;
+use std::path::Path;
+
+/// Fixed "now" for the `resolved` field: files are reproducible.
+const EPOCH: &str = "1795984496";
+const WHEN: &str = "2026-11-29T20:34:56Z";
+
+fn deployment(name: &str, image: &str) -> String {
+    format!(
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: apps\n\
+         spec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      \
+         labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: main\n          \
+         image: {image}\n"
+    )
+}
+
+/// One entry of an `ImageUsers` file: image, user, digest, resolved.
+type Entry = (String, String, Option<String>, Option<String>);
+
+/// The entries of an `ImageUsers` file as written, read back by pulse-harden's own reader;
+/// also checks the file's head and that it is sorted.
+fn entries(text: &str) -> Vec<Entry> {
+    assert!(
+        text.starts_with("apiVersion: pulse-harden/v1\nkind: ImageUsers\n"),
+        "{text}"
+    );
+    let file = ImageUsers::parse(text, "written").unwrap();
+    let entries: Vec<Entry> = file
+        .images
+        .into_iter()
+        .map(|e| (e.image.to_string(), e.user, e.digest, e.resolved))
+        .collect();
+    let mut sorted = entries.clone();
+    sorted.sort();
+    assert_eq!(entries, sorted, "not sorted:\n{text}");
+    entries
+}
+
+fn resolved(image: &str, user: &str, digest: String) -> Entry {
+    (image.into(), user.into(), Some(digest), Some(WHEN.into()))
+}
+
+fn images(args: &[&str], input: &str, docker_config: &Path) -> Run {
+    feed(
+        pulse_harden()
+            .arg("images")
+            .args(args)
+            .env("DOCKER_CONFIG", docker_config)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env_remove("HTTPS_PROXY")
+            .env_remove("HTTP_PROXY")
+            .env_remove("ALL_PROXY"),
+        input.as_bytes(),
+    )
+}
 
 #[test]
-fn registry_helper_pushes_images_and_indexes() {
-    let open = Registry::start("smoke-open");
-    let locked = Registry::start_with_auth("smoke-locked", "ci", "s3cret");
-    open.push(&Layout::image("smoke-a", Some("10001")), "a", "1", None);
-    open.push(&Layout::image("smoke-b", None), "b", "1", Some("v2s2"));
-    locked.push(
-        &Layout::index(
-            "smoke-idx",
-            &[
-                Platform {
-                    os: "linux",
-                    arch: "amd64",
-                    user: Some("10001"),
-                },
-                Platform {
-                    os: "linux",
-                    arch: "arm64",
-                    user: Some("0"),
-                },
-            ],
-        ),
-        "idx",
+fn lists_each_image_once_normalised_with_the_resources_using_it() {
+    let stream = [
+        deployment("web", "nginx"),
+        deployment("api", "docker.io/library/nginx:latest"),
+        deployment("job", "quay.io/minio/mc:RELEASE.2024-01-01"),
+    ]
+    .concat();
+    let run = images(&[], &stream, Path::new("/nonexistent"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        String::from_utf8(run.stdout).unwrap(),
+        "\
+docker.io/library/nginx:latest       Deployment/apps/web, Deployment/apps/api
+quay.io/minio/mc:RELEASE.2024-01-01  Deployment/apps/job
+"
+    );
+}
+
+/// The images of the hidden check: every kind of `User`, on an open registry and one behind
+/// basic auth, and a two-platform index whose platforms disagree.
+struct World {
+    open: Registry,
+    locked: Registry,
+    docker_config: std::path::PathBuf,
+    /// (deployment name, image, user the file must record)
+    images: Vec<(&'static str, String, &'static str)>,
+}
+
+fn world(name: &str) -> World {
+    let open = Registry::start(&format!("{name}-open"));
+    let locked = Registry::start_with_auth(&format!("{name}-locked"), "ci", "pa55:word");
+    let mut images = Vec::new();
+    for (deploy, user, registry, format) in [
+        ("unset", None, &open, None),
+        ("root", Some("0"), &open, Some("v2s2")),
+        ("numeric", Some("10001"), &locked, None),
+        ("named", Some("app"), &locked, None),
+        ("pair", Some("1000:1000"), &open, None),
+    ] {
+        let layout = Layout::image(&format!("{name}-{deploy}"), user);
+        registry.push(&layout, deploy, "1.0", format);
+        images.push((deploy, registry.image(deploy, "1.0"), user.unwrap_or("")));
+    }
+    let index = Layout::index(
+        &format!("{name}-multi"),
+        &[
+            Platform {
+                os: "linux",
+                arch: "amd64",
+                user: Some("10001"),
+            },
+            Platform {
+                os: "linux",
+                arch: "arm64",
+                user: Some("0"),
+            },
+        ],
+    );
+    locked.push(&index, "multi", "2", None);
+    images.push(("multi", locked.image("multi", "2"), "10001"));
+    let docker_config = locked.docker_config(&temp_dir(&format!("{name}-docker")));
+    World {
+        open,
+        locked,
+        docker_config,
+        images,
+    }
+}
+
+impl World {
+    fn stream(&self) -> String {
+        self.images
+            .iter()
+            .map(|(deploy, image, _)| deployment(deploy, image))
+            .collect()
+    }
+
+    fn digest(&self, image: &str) -> String {
+        let registry = if image.starts_with(&self.open.host) {
+            &self.open
+        } else {
+            &self.locked
+        };
+        let (name, tag) = image[registry.host.len() + 1..].split_once(':').unwrap();
+        registry.digest(name, tag)
+    }
+
+    /// The entries `images --resolve` must write.
+    fn expected_entries(&self) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = self
+            .images
+            .iter()
+            .map(|(_, image, user)| resolved(image, user, self.digest(image)))
+            .collect();
+        entries.sort();
+        entries
+    }
+}
+
+#[test]
+fn resolves_every_kind_of_user_then_renders_without_any_registry() {
+    let mut world = world("resolve");
+    let dir = temp_dir("images-resolve");
+    let users = dir.join("users.yaml");
+    let stream = world.stream();
+    let run = images(
+        &[
+            "--resolve",
+            "--plain-http",
+            "127.0.0.1",
+            "-o",
+            users.to_str().unwrap(),
+        ],
+        &stream,
+        &world.docker_config,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let written = std::fs::read_to_string(&users).unwrap();
+    assert_eq!(entries(&written), world.expected_entries());
+    // The index's platforms disagree: said, and the default platform's user recorded.
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: platforms disagree on the user: linux/amd64 runs as `10001`, linux/arm64 as `0`",
+            world.locked.image("multi", "2")
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("pa55"), "{}", run.stderr);
+
+    // No registry from here on: rendering needs none.
+    world.open.stop();
+    world.locked.stop();
+    let report = dir.join("report.json");
+    let run = feed(
+        pulse_harden().args([
+            "--profile",
+            "restricted",
+            "-p",
+            users.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--report-format",
+            "json",
+        ]),
+        stream.as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = String::from_utf8(run.stdout).unwrap();
+    let report = std::fs::read_to_string(&report).unwrap();
+    for doc in out
+        .split("\n---\n")
+        .filter(|d| d.contains("kind: Deployment"))
+    {
+        let name = doc
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name: "))
+            .unwrap();
+        let safe = matches!(name, "numeric" | "pair" | "multi");
+        assert_eq!(
+            doc.contains("runAsNonRoot: true"),
+            safe,
+            "{name}: runAsNonRoot set {}as expected:\n{doc}",
+            if safe { "not " } else { "" }
+        );
+    }
+    for name in ["unset", "root", "named"] {
+        let id = format!("Deployment/apps/{name}");
+        assert!(
+            report.contains(&id) && report.contains("may run as root") || report.contains(&id),
+            "{name} not reported as a conflict:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn the_platform_flag_chooses_an_index_entry() {
+    let world = world("platform");
+    let image = world.locked.image("multi", "2");
+    let run = images(
+        &[
+            "--resolve",
+            "--plain-http",
+            "127.0.0.1",
+            "--platform",
+            "linux/arm64",
+        ],
+        &deployment("multi", &image),
+        &world.docker_config,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert_eq!(
+        entries(&text),
+        [resolved(&image, "0", world.locked.digest("multi", "2"))]
+    );
+    let run = images(
+        &[
+            "--resolve",
+            "--plain-http",
+            "127.0.0.1",
+            "--platform",
+            "linux/s390x",
+        ],
+        &deployment("multi", &image),
+        &world.docker_config,
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{image}: has no linux/s390x image (it has linux/amd64, linux/arm64); choose one with --platform"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_existing_file_is_kept_and_only_what_it_lacks_is_resolved() {
+    let open = Registry::start("existing");
+    open.push(
+        &Layout::image("existing-new", Some("10001")),
+        "new",
         "1",
         None,
     );
-    assert!(open.digest("a", "1").starts_with("sha256:"));
-    assert!(locked.digest("idx", "1").starts_with("sha256:"));
+    open.push(
+        &Layout::image("existing-known", Some("0")),
+        "known",
+        "1",
+        None,
+    );
+    let dir = temp_dir("images-existing");
+    let file = dir.join("image-users.yaml");
+    // Hand-written entries: one for an image the registry would say otherwise about, one for an
+    // image on a registry that does not exist. Neither may be asked for.
+    let known = open.image("known", "1");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: pulse-harden/v1\nkind: ImageUsers\nimages:\n  - image: {known}\n    user: \"4242\"\n  - image: 127.0.0.1:9/ghost\n    user: \"7\"\n"
+        ),
+    )
+    .unwrap();
+    let stream = [
+        deployment("new", &open.image("new", "1")),
+        deployment("known", &known),
+        deployment("ghost", "127.0.0.1:9/ghost:3"),
+    ]
+    .concat();
+    let f = file.to_str().unwrap();
+    let run = images(
+        &["--resolve", "--plain-http", "127.0.0.1", "-p", f, "-o", f],
+        &stream,
+        &dir,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut expected = vec![
+        ("127.0.0.1:9/ghost".into(), "7".into(), None, None),
+        (known, "4242".into(), None, None),
+        resolved(&open.image("new", "1"), "10001", open.digest("new", "1")),
+    ];
+    expected.sort();
+    assert_eq!(entries(&std::fs::read_to_string(&file).unwrap()), expected);
+}
+
+#[test]
+fn an_unreachable_registry_is_named_and_no_file_is_written() {
+    let mut gone = Registry::start("gone");
+    gone.push(&Layout::image("gone", Some("10001")), "app", "1", None);
+    let image = gone.image("app", "1");
+    gone.stop();
+    let dir = temp_dir("images-unreachable");
+    let out = dir.join("users.yaml");
+    std::fs::write(&out, "previous content\n").unwrap();
+    let run = images(
+        &[
+            "--resolve",
+            "--plain-http",
+            "127.0.0.1",
+            "--timeout",
+            "5",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &deployment("app", &image),
+        &dir,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "pulse-harden: error: cannot resolve 1 image; nothing was written:\n  {image}: cannot reach registry {} (http): ",
+            gone.host
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous content\n");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "a temp file was left"
+    );
+}
+
+#[test]
+fn a_registry_behind_auth_needs_the_right_credentials_and_never_shows_them() {
+    let locked = Registry::start_with_auth("denied", "ci", "right-pass");
+    locked.push(&Layout::image("denied", Some("10001")), "app", "1", None);
+    let image = locked.image("app", "1");
+    let stream = deployment("app", &image);
+    let dir = temp_dir("images-denied");
+    let args = ["--resolve", "--plain-http", "127.0.0.1"];
+
+    let run = images(&args, &stream, &dir.join("no-config"));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{image}: registry {} needs credentials: none for {} in $DOCKER_CONFIG/config.json",
+            locked.host, locked.host
+        )),
+        "{}",
+        run.stderr
+    );
+
+    let wrong = dir.join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    std::fs::write(
+        wrong.join("config.json"),
+        format!(
+            "{{\"auths\": {{\"http://{}\": {{\"username\": \"ci\", \"password\": \"wrong-pass\"}}}}}}",
+            locked.host
+        ),
+    )
+    .unwrap();
+    let run = images(&args, &stream, &wrong);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{image}: registry {} refused the credentials from {}/config.json (HTTP 401)",
+            locked.host,
+            wrong.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("wrong-pass"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn registries_are_reached_over_https_unless_named_plain() {
+    let open = Registry::start("https");
+    open.push(&Layout::image("https", Some("10001")), "app", "1", None);
+    let image = open.image("app", "1");
+    let dir = temp_dir("images-https");
+    let run = images(
+        &["--resolve", "--timeout", "5"],
+        &deployment("app", &image),
+        &dir,
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{image}: cannot reach registry {} (https): ",
+            open.host
+        )) && run
+            .stderr
+            .contains(&format!("pass --plain-http {}", open.host)),
+        "{}",
+        run.stderr
+    );
+    // `--plain-http HOST:PORT` names one registry; another port of the host stays HTTPS.
+    let run = images(
+        &["--resolve", "--plain-http", &open.host],
+        &deployment("app", &image),
+        &dir,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = images(
+        &["--resolve", "--timeout", "5", "--plain-http", "127.0.0.1:1"],
+        &deployment("app", &image),
+        &dir,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
 }
