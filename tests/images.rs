@@ -451,3 +451,46 @@ fn registries_are_reached_over_https_unless_named_plain() {
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+#[test]
+fn a_registry_with_bearer_tokens_gets_one_with_the_config_json_credentials() {
+    let registry = Registry::start_with_tokens("tokens", "robot", "t0ken-pass", &["app"]);
+    registry.push(&Layout::image("tokens", Some("10001")), "app", "1", None);
+    let image = registry.image("app", "1");
+    let dir = temp_dir("images-tokens");
+    let config = registry.docker_config(&dir.join("docker"));
+    let tokens = registry.tokens.as_ref().unwrap();
+    tokens.requests.lock().unwrap().clear();
+    let run = images(
+        &["--resolve", "--plain-http", "127.0.0.1"],
+        &deployment("app", &image),
+        &config,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let asked = tokens.requests.lock().unwrap().clone();
+    assert_eq!(
+        entries(&String::from_utf8(run.stdout).unwrap()),
+        [resolved(&image, "10001", registry.digest("app", "1"))]
+    );
+    // One token for the repository (asked for its pull scope), used for manifest and blob.
+    assert_eq!(
+        asked,
+        ["GET /token?service=pulse-harden-test-registry&scope=repository%3Aapp%3Apull HTTP/1.1"]
+    );
+
+    // Without credentials the token service refuses, and the message says where they go.
+    let run = images(
+        &["--resolve", "--plain-http", "127.0.0.1"],
+        &deployment("app", &image),
+        &dir.join("none"),
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{image}: registry {} needs credentials: none for {} in $DOCKER_CONFIG/config.json",
+            registry.host, registry.host
+        )),
+        "{}",
+        run.stderr
+    );
+}

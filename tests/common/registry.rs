@@ -5,10 +5,12 @@
 
 use super::helm_home::temp_dir;
 use sha2::{Digest, Sha256};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TOOLS_HINT: &str = "run `make tools` (scripts/fetch-registry-tools.sh installs docker-registry, skopeo and apache2-utils)";
@@ -19,8 +21,10 @@ pub struct Registry {
     dir: PathBuf,
     /// `127.0.0.1:PORT`
     pub host: String,
-    /// `(user, password)` when the registry is behind basic auth.
+    /// `(user, password)` when the registry is behind auth.
     pub creds: Option<(String, String)>,
+    /// The token service, for a registry behind bearer-token auth.
+    pub tokens: Option<TokenServer>,
 }
 
 impl Registry {
@@ -32,6 +36,29 @@ impl Registry {
     /// A registry behind htpasswd basic auth (bcrypt, as the registry requires).
     pub fn start_with_auth(name: &str, user: &str, password: &str) -> Registry {
         Self::start_inner(name, Some((user.to_string(), password.to_string())))
+    }
+
+    /// A registry behind bearer-token auth, as Docker Hub, GHCR or Harbor are: it answers 401
+    /// with a `WWW-Authenticate: Bearer realm=…` challenge naming a token service (a small
+    /// one run here, checking `user`/`password` with basic auth), and accepts the signed
+    /// token that service hands out for `repositories`.
+    pub fn start_with_tokens(
+        name: &str,
+        user: &str,
+        password: &str,
+        repositories: &[&str],
+    ) -> Registry {
+        let dir = temp_dir(&format!("registry-{name}"));
+        let tokens = TokenServer::start(&dir, user, password, repositories);
+        let auth = format!(
+            "auth:\n  token:\n    realm: http://{}/token\n    service: {TOKEN_SERVICE}\n    \
+             issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+            tokens.host,
+            dir.join("token-cert.pem").display()
+        );
+        let mut registry = Self::serve(dir, Some((user.to_string(), password.to_string())), auth);
+        registry.tokens = Some(tokens);
+        registry
     }
 
     fn start_inner(name: &str, creds: Option<(String, String)>) -> Registry {
@@ -51,6 +78,10 @@ impl Registry {
                 file.display()
             );
         }
+        Self::serve(dir, creds, auth)
+    }
+
+    fn serve(dir: PathBuf, creds: Option<(String, String)>, auth: String) -> Registry {
         // A port that was free a moment ago; another process could take it before the registry
         // binds, so a registry that does not come up is retried on a new port.
         for _ in 0..5 {
@@ -84,6 +115,7 @@ impl Registry {
                 dir: dir.clone(),
                 host,
                 creds: creds.clone(),
+                tokens: None,
             };
             if registry.wait_until_up() {
                 return registry;
@@ -343,4 +375,169 @@ fn write_index(dir: &Path, entries: &[(String, usize, Option<&str>)], tag: &str)
         ),
     )
     .unwrap();
+}
+
+const TOKEN_SERVICE: &str = "pulse-harden-test-registry";
+const TOKEN_ISSUER: &str = "pulse-harden-test-tokens";
+
+/// A token service for a registry's bearer-token auth: answers `GET /token?service=…&scope=…`
+/// with basic auth checked, handing out a JWT (RS256, signed with `openssl` and carrying its
+/// certificate, which the registry trusts) that allows pull and push on the repositories it
+/// was started with. Records each request line.
+pub struct TokenServer {
+    pub host: String,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TokenServer {
+    fn start(dir: &Path, user: &str, password: &str, repositories: &[&str]) -> TokenServer {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let key = dir.join("token-key.pem");
+        let cert = dir.join("token-cert.pem");
+        let openssl = |args: &[&std::ffi::OsStr], input: Option<&[u8]>| -> Vec<u8> {
+            let mut child = Command::new("openssl")
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("openssl");
+            let mut stdin = child.stdin.take().unwrap();
+            if let Some(input) = input {
+                stdin.write_all(input).unwrap();
+            }
+            drop(stdin);
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        let os = |s: &str| std::ffi::OsString::from(s);
+        openssl(
+            &[
+                &os("req"),
+                &os("-x509"),
+                &os("-newkey"),
+                &os("rsa:2048"),
+                &os("-nodes"),
+                &os("-days"),
+                &os("2"),
+                &os("-subj"),
+                &os("/CN=pulse-harden test tokens"),
+                &os("-keyout"),
+                key.as_os_str(),
+                &os("-out"),
+                cert.as_os_str(),
+            ],
+            None,
+        );
+        let der = openssl(
+            &[
+                &os("x509"),
+                &os("-in"),
+                cert.as_os_str(),
+                &os("-outform"),
+                &os("DER"),
+            ],
+            None,
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let access: Vec<String> = repositories
+            .iter()
+            .map(|r| format!(r#"{{"type":"repository","name":"{r}","actions":["pull","push"]}}"#))
+            .collect();
+        let header = format!(
+            r#"{{"alg":"RS256","typ":"JWT","x5c":["{}"]}}"#,
+            STANDARD.encode(der)
+        );
+        let claims = format!(
+            r#"{{"iss":"{TOKEN_ISSUER}","sub":"{user}","aud":"{TOKEN_SERVICE}","exp":{},"nbf":{},"iat":{},"jti":"1","access":[{}]}}"#,
+            now + 3600,
+            now - 60,
+            now - 60,
+            access.join(",")
+        );
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let signature = openssl(
+            &[&os("dgst"), &os("-sha256"), &os("-sign"), key.as_os_str()],
+            Some(input.as_bytes()),
+        );
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature));
+        let expected = format!("Basic {}", STANDARD.encode(format!("{user}:{password}")));
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (requests, stop) = (requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let authorized = head.lines().any(|l| {
+                        l.split_once(':').is_some_and(|(k, v)| {
+                            k.eq_ignore_ascii_case("authorization") && v.trim() == expected
+                        })
+                    });
+                    requests.lock().unwrap().push(line);
+                    let (status, body) = if authorized {
+                        (
+                            "200 OK",
+                            format!(r#"{{"token":"{token}","expires_in":3600}}"#),
+                        )
+                    } else {
+                        (
+                            "401 Unauthorized",
+                            r#"{"details":"bad credentials"}"#.to_string(),
+                        )
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            })
+        };
+        TokenServer {
+            host,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(&self.host); // wakes the accept loop
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
