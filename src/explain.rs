@@ -2,7 +2,7 @@
 //! the README's action table (kept in step by a test).
 
 use crate::patchfile::PatchSet;
-use crate::{profiles, transforms};
+use crate::{images, profiles, transforms};
 use anyhow::Result;
 
 /// The markers around the generated action table in the README.
@@ -23,10 +23,17 @@ pub fn explain(name: Option<&str>) -> Result<String> {
             for p in profiles::PROFILES {
                 out.push_str(&format!("  {:<20} {}\n", p.name, p.summary));
             }
+            out.push_str("\nFiles besides patch sets (-p FILE; `pulse-harden explain KIND`):\n");
+            out.push_str(&format!(
+                "  {:<20} the user each image runs as, so runAsNonRoot can be set safely\n",
+                images::KIND
+            ));
         }
         Some(name) => {
             if let Some(p) = profiles::PROFILES.iter().find(|p| p.name == name) {
                 out.push_str(&profile(p)?);
+            } else if name == images::KIND {
+                out.push_str(&format!("{name}\n\n{}", images::DOCS));
             } else if let Some(docs) = transforms::Action::docs(name) {
                 out.push_str(&format!("{name}\n\n{docs}"));
             } else {
@@ -114,6 +121,12 @@ mod tests {
             assert!(explain(Some(p.name)).unwrap().starts_with("profile "));
         }
         assert!(explain(Some("jsonPatch")).unwrap().contains("Example"));
+        assert!(text.contains("  ImageUsers "), "{text}");
+        assert!(
+            explain(Some("ImageUsers"))
+                .unwrap()
+                .starts_with("ImageUsers\n\nAn `ImageUsers` file")
+        );
         assert!(explain(Some("nope")).is_err());
     }
 

@@ -5,6 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use cli::{Cli, Command, ImagesArgs, ReportArgs, ReportFormat, RunArgs, When};
+use pulse_harden::images::KnownUsers;
 use pulse_harden::manifest::Manifest;
 use pulse_harden::report::{self, Report, render};
 use pulse_harden::{diff, explain, helm_log, patchfile, pipeline, profiles, stream};
@@ -42,16 +43,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn harden(args: &RunArgs) -> Result<ExitCode> {
-    let mut sets = Vec::new();
+    let mut files = patchfile::PatchFiles::default();
     let mut profiles = args.profile.clone();
     if profiles.is_empty() && args.patches.is_empty() {
         profiles.push(profiles::DEFAULT_PROFILE.to_string());
     }
     for name in &profiles {
-        sets.extend(profiles::load(name.trim())?);
+        files.sets.extend(profiles::load(name.trim())?);
     }
     for path in &args.patches {
-        sets.extend(patchfile::load_path_within(
+        files.extend(patchfile::load_path_within(
             path,
             args.patch_root.as_deref(),
         )?);
@@ -59,7 +60,8 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read_lazily(input)?;
-    let report = pipeline::run(&mut stream.manifests, &sets)?;
+    let images = KnownUsers::new(files.image_users);
+    let report = pipeline::run_with_image_users(&mut stream.manifests, &files.sets, &images)?;
     let resources = render::Inputs::of(&stream.manifests).resources;
     helm_log::summarize(report.summary_line(resources), resources);
     let output = stream::render(&stream)?;

@@ -1,5 +1,6 @@
 //! Patch files: the schema, loading from files, directories and embedded profiles, and
-//! validation with `file:line:column` errors.
+//! validation with `file:line:column` errors. A file given with `-p` may also be an
+//! `ImageUsers` file (see `images`); loading dispatches on its `kind`.
 //!
 //! ```yaml
 //! apiVersion: pulse-harden/v1
@@ -12,10 +13,11 @@
 //!       - {op: add, path: /spec/template/spec/containers/*/imagePullPolicy, value: IfNotPresent}
 //! ```
 
+use crate::images::{self, ImageUsers};
 use crate::pod::PodTemplatePath;
 use crate::select::{Globs, Selector};
 use crate::transforms::{Action, Mode};
-use crate::yaml;
+use crate::yaml::{self, ApiVersion, Metadata};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -104,22 +106,12 @@ struct PatchSetFile {
 }
 
 #[derive(Deserialize)]
-enum ApiVersion {
-    #[serde(rename = "pulse-harden/v1")]
-    V1,
-}
-
-#[derive(Deserialize)]
 enum PatchSetKind {
     PatchSet,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Metadata {
-    name: Option<String>,
-    description: Option<String>,
+    /// Never read as a patch set ([`parse_file`] hands it to `images`); listed so an unknown
+    /// kind's error names both kinds a file given with `-p` may have.
+    #[allow(dead_code)]
+    ImageUsers,
 }
 
 const STEP_FIELDS: &[&str] = &[
@@ -266,8 +258,49 @@ fn duplicate_name_line(text: &str, name: &str) -> Option<usize> {
         .map(|s| s.name.referenced.line() as usize)
 }
 
+/// What `-p` paths hold: patch sets, and `ImageUsers` files (which apply to the whole run).
+#[derive(Debug, Default)]
+pub struct PatchFiles {
+    pub sets: Vec<PatchSet>,
+    pub image_users: Vec<ImageUsers>,
+}
+
+impl PatchFiles {
+    pub fn extend(&mut self, other: PatchFiles) {
+        self.sets.extend(other.sets);
+        self.image_users.extend(other.image_users);
+    }
+
+    fn push(&mut self, file: PatchFile) {
+        match file {
+            PatchFile::Steps(set) => self.sets.push(set),
+            PatchFile::ImageUsers(users) => self.image_users.push(users),
+        }
+    }
+}
+
+/// One file given with `-p`.
+#[derive(Debug)]
+pub enum PatchFile {
+    Steps(PatchSet),
+    ImageUsers(ImageUsers),
+}
+
+/// Reads a file given with `-p`: an `ImageUsers` file if its `kind` says so, else a patch set.
+pub fn parse_file(text: &str, origin: &str) -> Result<PatchFile> {
+    #[derive(Deserialize)]
+    struct Head {
+        kind: Option<String>,
+    }
+    let head: Option<Head> = yaml::from_config_str(text).ok();
+    if head.and_then(|h| h.kind).as_deref() == Some(images::KIND) {
+        return ImageUsers::parse(text, origin).map(PatchFile::ImageUsers);
+    }
+    parse(text, origin).map(PatchFile::Steps)
+}
+
 /// Loads a patch file, or every `*.yaml`/`*.yml` file of a directory in name order.
-pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
+pub fn load_path(path: &Path) -> Result<PatchFiles> {
     load_path_within(path, None)
 }
 
@@ -275,7 +308,7 @@ pub fn load_path(path: &Path) -> Result<Vec<PatchSet>> {
 /// resolved relative to it, and the path and every file it leads to must stay inside it once
 /// `..` and symlinks are resolved. Loading a patch file only ever reads that file: a patch file
 /// cannot include other files or run commands.
-pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet>> {
+pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<PatchFiles> {
     let root = root.map(PatchRoot::open).transpose()?;
     let location = match &root {
         Some(root) => root.confine(path, path)?,
@@ -294,21 +327,22 @@ pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet
         if files.is_empty() {
             bail!("patch directory {} holds no .yaml files", path.display());
         }
-        return files
-            .iter()
-            .map(|file| {
-                // Name the file as the user would: the given directory plus the file name.
-                let shown = file
-                    .file_name()
-                    .map_or_else(|| file.clone(), |n| path.join(n));
-                match &root {
-                    Some(root) => load_file(&root.confine(file, &shown)?, &shown),
-                    None => load_file(file, &shown),
-                }
-            })
-            .collect();
+        let mut loaded = PatchFiles::default();
+        for file in &files {
+            // Name the file as the user would: the given directory plus the file name.
+            let shown = file
+                .file_name()
+                .map_or_else(|| file.clone(), |n| path.join(n));
+            loaded.push(match &root {
+                Some(root) => load_file(&root.confine(file, &shown)?, &shown)?,
+                None => load_file(file, &shown)?,
+            });
+        }
+        return Ok(loaded);
     }
-    Ok(vec![load_file(&location, path)?])
+    let mut loaded = PatchFiles::default();
+    loaded.push(load_file(&location, path)?);
+    Ok(loaded)
 }
 
 /// The directory patch files must stay inside, canonicalised once.
@@ -349,10 +383,10 @@ impl PatchRoot {
 }
 
 /// Reads the file at `path`; `shown` names it in messages.
-fn load_file(path: &Path, shown: &Path) -> Result<PatchSet> {
+fn load_file(path: &Path, shown: &Path) -> Result<PatchFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read patch file {}", shown.display()))?;
-    parse(&text, &shown.display().to_string())
+    parse_file(&text, &shown.display().to_string())
 }
 
 #[cfg(test)]
@@ -399,6 +433,10 @@ mod tests {
             "p.yaml:1:13: unknown variant `pulse-harden/v2`, expected one of pulse-harden/v1"
         );
         assert_eq!(
+            err("apiVersion: pulse-harden/v1\nkind: Patches\nsteps: []\n"),
+            "p.yaml:2:7: unknown variant `Patches`, expected one of PatchSet, ImageUsers"
+        );
+        assert_eq!(
             err(&format!(
                 "{HEAD}  - name: a\n    select: {{kind: \"[Dep\"}}\n    mergePatch: {{}}\n"
             )),
@@ -434,16 +472,16 @@ mod tests {
         (root, outside)
     }
 
-    fn confined(root: &Path, path: &str) -> Result<Vec<PatchSet>> {
+    fn confined(root: &Path, path: &str) -> Result<PatchFiles> {
         load_path_within(Path::new(path), Some(root))
     }
 
     #[test]
     fn paths_under_the_patch_root_resolve_relative_to_it() {
         let (root, _) = tree("inside");
-        let sets = confined(&root, "patches/a.yaml").unwrap();
+        let sets = confined(&root, "patches/a.yaml").unwrap().sets;
         assert_eq!(sets[0].origin, "patches/a.yaml");
-        let sets = confined(&root, "patches").unwrap();
+        let sets = confined(&root, "patches").unwrap().sets;
         assert_eq!(sets[0].origin, "patches/a.yaml");
         // `..` that stays inside, and a symlink to a file inside, are fine.
         confined(&root, "patches/../patches/a.yaml").unwrap();
@@ -452,6 +490,31 @@ mod tests {
             std::os::unix::fs::symlink("patches/a.yaml", root.join("link.yaml")).unwrap();
             confined(&root, "link.yaml").unwrap();
         }
+        remove_tree(&root);
+    }
+
+    #[test]
+    fn a_directory_may_hold_image_users_beside_patch_sets() {
+        let (root, _) = tree("image-users");
+        std::fs::write(
+            root.join("patches/users.yaml"),
+            "apiVersion: pulse-harden/v1\nkind: ImageUsers\nimages:\n  - {image: nginx, user: \"101\"}\n",
+        )
+        .unwrap();
+        let loaded = confined(&root, "patches").unwrap();
+        assert_eq!(loaded.sets.len(), 1);
+        assert_eq!(loaded.image_users.len(), 1);
+        assert_eq!(loaded.image_users[0].origin, "patches/users.yaml");
+        // Its errors point into it, like a patch set's.
+        std::fs::write(
+            root.join("patches/users.yaml"),
+            "apiVersion: pulse-harden/v1\nkind: ImageUsers\nimages:\n  - {image: nginx, uid: 1}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            format!("{:#}", confined(&root, "patches").unwrap_err()),
+            "patches/users.yaml:4:20: unknown field `uid`, expected one of image, user, digest, resolved"
+        );
         remove_tree(&root);
     }
 

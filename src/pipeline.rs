@@ -1,6 +1,7 @@
 //! Runs every step of every patch set, in order, over the selected resources, and records
 //! what happened. A step changes a resource all or nothing.
 
+use crate::images::{KnownUsers, NO_IMAGE_USERS};
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod;
@@ -10,6 +11,15 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
+    run_with_image_users(manifests, sets, &NO_IMAGE_USERS)
+}
+
+/// [`run`], with `ImageUsers` files that every step of every set sees (`Context::images`).
+pub fn run_with_image_users(
+    manifests: &mut Vec<Manifest>,
+    sets: &[PatchSet],
+    images: &KnownUsers,
+) -> Result<Report> {
     read_selected_fully(manifests, sets)?;
     let mut report = Report::default();
     for set in sets {
@@ -29,7 +39,7 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                     let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
                     (StepResult::Skipped { reason }, None, Vec::new())
                 } else {
-                    apply_step(set, step, m, manifests)?
+                    apply_step(set, step, m, manifests, images)?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -205,12 +215,33 @@ type Applied = (StepResult, Option<Value>, Vec<Value>);
 #[derive(Default)]
 struct Notes {
     partial: Vec<String>,
+    notes: Vec<String>,
     conflicts: Vec<String>,
     not_applicable: Vec<String>,
     generated: Vec<Value>,
 }
 
-fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) -> Result<Applied> {
+impl Notes {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Applied => {}
+            Outcome::Partial(reason) => self.partial.push(reason),
+            Outcome::Note(note) => self.notes.push(note),
+            Outcome::Several(outcomes) => outcomes.into_iter().for_each(|o| self.add(o)),
+            Outcome::Conflict(reason) => self.conflicts.push(reason),
+            Outcome::NotApplicable(reason) => self.not_applicable.push(reason),
+            Outcome::Generate(doc) => self.generated.push(doc),
+        }
+    }
+}
+
+fn apply_step(
+    set: &PatchSet,
+    step: &Step,
+    m: &Manifest,
+    stream: &[Manifest],
+    images: &KnownUsers,
+) -> Result<Applied> {
     let Some(before) = &m.value else {
         let reason = "empty document".into();
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
@@ -226,7 +257,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
-    let notes = match apply_to_targets(set, step, m, stream, &mut working) {
+    let notes = match apply_to_targets(set, step, m, stream, images, &mut working) {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -276,7 +307,11 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
     }
     let changes = report::changes(before, &working);
     Ok((
-        StepResult::Changed { changes, conflicts },
+        StepResult::Changed {
+            changes,
+            conflicts,
+            notes: notes.notes,
+        },
         Some(working),
         notes.generated,
     ))
@@ -288,6 +323,7 @@ fn apply_to_targets(
     step: &Step,
     m: &Manifest,
     stream: &[Manifest],
+    images: &KnownUsers,
     resource: &mut Value,
 ) -> Result<Notes> {
     let (kind, group) = (m.kind(), m.group());
@@ -298,15 +334,10 @@ fn apply_to_targets(
         pod_templates: &set.pod_templates,
         resource: m,
         stream,
+        images,
     };
     let mut notes = Notes::default();
-    let mut note = |outcome: Outcome| match outcome {
-        Outcome::Applied => {}
-        Outcome::Partial(reason) => notes.partial.push(reason),
-        Outcome::Conflict(reason) => notes.conflicts.push(reason),
-        Outcome::NotApplicable(reason) => notes.not_applicable.push(reason),
-        Outcome::Generate(doc) => notes.generated.push(doc),
-    };
+    let mut note = |outcome: Outcome| notes.add(outcome);
     match step.target {
         Target::Resource => note(step.action.apply(resource, &ctx)?),
         Target::PodSpec | Target::Containers => {

@@ -895,7 +895,11 @@ fn report(input: &[u8], profile: &str) -> Vec<Value> {
     };
     let sets: Vec<_> = files
         .iter()
-        .flat_map(|f| patchfile::load_path(&root().join(format!("patches/{f}.yaml"))).unwrap())
+        .flat_map(|f| {
+            patchfile::load_path(&root().join(format!("patches/{f}.yaml")))
+                .unwrap()
+                .sets
+        })
         .collect();
     let mut stream = stream::read(input).unwrap();
     let report = pipeline::run(&mut stream.manifests, &sets).unwrap();

@@ -37,6 +37,10 @@ pub enum StepResult {
         changes: Vec<Change>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         conflicts: Vec<String>,
+        /// What the reader should know about the change, not a conflict (a container that
+        /// may still run as root now has no capabilities).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
     },
     /// The step applied, but the resource already had what it sets.
     AlreadySet,
@@ -190,6 +194,7 @@ mod tests {
         StepResult::Changed {
             changes: Vec::new(),
             conflicts: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -177,7 +177,11 @@ fn origin(step: &str) -> (&str, &str) {
 fn write_entry(out: &mut String, entry: &Entry) {
     let step = &entry.step;
     let line = match &entry.result {
-        StepResult::Changed { changes, conflicts } => {
+        StepResult::Changed {
+            changes,
+            conflicts,
+            notes,
+        } => {
             let mut lines = format!("  changed      {step}\n");
             for change in changes {
                 lines.push_str(&format!(
@@ -189,6 +193,9 @@ fn write_entry(out: &mut String, entry: &Entry) {
             }
             for conflict in conflicts {
                 lines.push_str(&format!("                 left alone: {conflict}\n"));
+            }
+            for note in notes {
+                lines.push_str(&format!("                 note: {note}\n"));
             }
             lines
         }
@@ -309,6 +316,7 @@ mod tests {
                             after: Some(json!(true)),
                         }],
                         conflicts: vec!["container `db` runs as UID 0".into()],
+                        notes: vec!["container `web` may still run as root".into()],
                     },
                 ),
                 entry(
@@ -349,6 +357,7 @@ Deployment/shop/api (shop/templates/api.yaml)
   changed      profile restricted: non-root
                  /spec/template/spec/containers/0/securityContext/runAsNonRoot: absent → true
                  left alone: container `db` runs as UID 0
+                 note: container `web` may still run as root
   conflict     profile restricted: arch — pinned to arm64
 
 PodDisruptionBudget/shop/api (shop/templates/api.yaml)
@@ -375,6 +384,17 @@ PodDisruptionBudget/shop/api (shop/templates/api.yaml)
         assert_eq!(
             doc["resources"][0]["steps"][0]["conflicts"],
             json!(["container `db` runs as UID 0"])
+        );
+        assert_eq!(
+            doc["resources"][0]["steps"][0]["notes"],
+            json!(["container `web` may still run as root"])
+        );
+        // A note is not a conflict: the count above and --strict leave it out.
+        assert!(
+            !report()
+                .strict_violations()
+                .iter()
+                .any(|v| v.contains("may still run as root"))
         );
     }
 }

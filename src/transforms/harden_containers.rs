@@ -2,7 +2,7 @@
 //! privileged, every capability dropped — and optionally a read-only root filesystem with
 //! writable `emptyDir` mounts where programs expect to write.
 
-use super::targets::{self, child_map, is_windows, map_entry, set_if_absent};
+use super::targets::{self, ContainerUser, child_map, is_windows, map_entry, set_if_absent};
 use super::{Context, Outcome, Transform};
 use anyhow::Result;
 use serde::Deserialize;
@@ -129,15 +129,27 @@ Example:
             .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
             .collect();
         let pod_uid = targets::security_field(spec, "runAsUser").and_then(Value::as_i64);
+        let pod_non_root =
+            targets::security_field(spec, "runAsNonRoot") == Some(&Value::Bool(true));
+        let host_path = uses_host_path(spec);
         let mut new_volumes = Vec::new();
         let mut conflicts = Vec::new();
+        let mut notes = Vec::new();
         for (list, container) in crate::pod::containers_mut(spec) {
             let who = targets::describe(list, container);
-            let runs_as_root = targets::security_field(container, "runAsUser")
-                .and_then(Value::as_i64)
-                .or(pod_uid)
-                == Some(0);
-            let made_read_only = self.harden(container, &who, runs_as_root, &mut conflicts);
+            let user = targets::container_user(container, pod_uid, ctx.images);
+            let root = if matches!(user, ContainerUser::RunAsUser(0)) {
+                Root::Is
+            } else if user.is_numeric_non_root()
+                || targets::security_field(container, "runAsNonRoot")
+                    .map_or(pod_non_root, |v| v == &Value::Bool(true))
+            {
+                Root::IsNot
+            } else {
+                Root::May
+            };
+            let made_read_only =
+                self.harden(container, &who, root, host_path, &mut conflicts, &mut notes);
             if made_read_only {
                 self.mount_writable_paths(container, &mut volume_names, &mut new_volumes);
             }
@@ -155,8 +167,27 @@ Example:
                 volumes.extend(new_volumes);
             }
         }
-        Ok(targets::outcome(conflicts))
+        Ok(targets::outcome_with_notes(conflicts, notes))
     }
+}
+
+/// Whether a container runs as root, as far as the manifest and the `ImageUsers` files say.
+#[derive(Clone, Copy, PartialEq)]
+enum Root {
+    /// `runAsUser: 0`.
+    Is,
+    /// A numeric non-root UID (its own, the pod's or its image's), or `runAsNonRoot: true`
+    /// (the kubelet then refuses it rather than run it as root).
+    IsNot,
+    /// Nothing says: its image may run as root.
+    May,
+}
+
+/// Does the pod mount directories of its node (a node agent, such as a log collector)?
+fn uses_host_path(spec: &Value) -> bool {
+    spec.get("volumes")
+        .and_then(Value::as_array)
+        .is_some_and(|v| v.iter().any(|v| v.get("hostPath").is_some()))
 }
 
 impl HardenContainers {
@@ -166,8 +197,10 @@ impl HardenContainers {
         &self,
         container: &mut Value,
         who: &str,
-        runs_as_root: bool,
+        root: Root,
+        host_path: bool,
         conflicts: &mut Vec<String>,
+        notes: &mut Vec<String>,
     ) -> bool {
         let Some(sc) = map_entry(container, "securityContext") else {
             conflicts.push(format!("{who} has a securityContext that is not a map"));
@@ -201,16 +234,29 @@ impl HardenContainers {
             ));
         }
         let sys_admin = added.iter().any(|cap| cap == "SYS_ADMIN");
-        if runs_as_root {
+        match root {
             // A container explicitly run as UID 0 is root for a reason (chown a volume, set a
             // sysctl): dropping its default capabilities would take that away.
-            if !drops_all(sc) {
-                conflicts.push(format!(
-                    "{who} runs as UID 0, so its capabilities are left as they are"
-                ));
+            Root::Is if !drops_all(sc) => conflicts.push(format!(
+                "{who} runs as UID 0, so its capabilities are left as they are"
+            )),
+            // A node agent that may run as root reads files on the node owned by other users
+            // (journals, other pods' logs): without CAP_DAC_OVERRIDE/DAC_READ_SEARCH it cannot.
+            Root::May if host_path && !drops_all(sc) => conflicts.push(format!(
+                "{who} may run as root in a pod with hostPath volumes (a node agent), so its capabilities are left as they are: root without them cannot read the node's files it does not own"
+            )),
+            Root::Is | Root::May if drops_all(sc) => {}
+            Root::Is => {}
+            Root::May => {
+                if drop_all(sc, who, conflicts) {
+                    notes.push(format!(
+                        "{who} may still run as root (no runAsUser, and its image is not known to run as a numeric non-root user): with every capability dropped, root cannot read or write files it does not own"
+                    ));
+                }
             }
-        } else {
-            drop_all(sc, who, conflicts);
+            Root::IsNot => {
+                drop_all(sc, who, conflicts);
+            }
         }
 
         match sc.get("allowPrivilegeEscalation") {
@@ -301,14 +347,14 @@ fn normalize(capability: &str) -> String {
     upper.strip_prefix("CAP_").unwrap_or(&upper).to_string()
 }
 
-/// Adds `ALL` to `capabilities.drop`, keeping what is there.
-fn drop_all(sc: &mut Map<String, Value>, who: &str, conflicts: &mut Vec<String>) {
+/// Adds `ALL` to `capabilities.drop`, keeping what is there; true if it added it.
+fn drop_all(sc: &mut Map<String, Value>, who: &str, conflicts: &mut Vec<String>) -> bool {
     if drops_all(sc) {
-        return;
+        return false;
     }
     let Some(caps) = child_map(sc, "capabilities") else {
         conflicts.push(format!("{who} has capabilities that are not a map"));
-        return;
+        return false;
     };
     let drop = caps
         .entry("drop")
@@ -317,8 +363,14 @@ fn drop_all(sc: &mut Map<String, Value>, who: &str, conflicts: &mut Vec<String>)
         *drop = Value::Array(Vec::new());
     }
     match drop.as_array_mut() {
-        Some(drop) => drop.push(json!("ALL")),
-        None => conflicts.push(format!("{who} has capabilities.drop that is not a list")),
+        Some(drop) => {
+            drop.push(json!("ALL"));
+            true
+        }
+        None => {
+            conflicts.push(format!("{who} has capabilities.drop that is not a list"));
+            false
+        }
     }
 }
 
@@ -368,6 +420,7 @@ mod tests {
     #[test]
     fn hardens_every_container_list() {
         let mut spec = json!({
+            "securityContext": {"runAsNonRoot": true},
             "initContainers": [{"name": "init"}],
             "containers": [{"name": "web", "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["NET_RAW"]}}}],
         });
@@ -384,7 +437,7 @@ mod tests {
 
     #[test]
     fn privileged_containers_are_left_alone_unless_overridden() {
-        let spec = json!({"containers": [
+        let spec = json!({"securityContext": {"runAsUser": 1000}, "containers": [
             {"name": "agent", "securityContext": {"privileged": true}},
             {"name": "side"}]});
         let mut reported = spec.clone();
@@ -410,7 +463,8 @@ mod tests {
 
     #[test]
     fn disallowed_capabilities_are_kept_and_reported() {
-        let mut spec = json!({"containers": [{"name": "a", "securityContext": {"capabilities": {"add": ["CAP_SYS_ADMIN", "CHOWN"]}}}]});
+        let mut spec = json!({"securityContext": {"runAsNonRoot": true},
+            "containers": [{"name": "a", "securityContext": {"capabilities": {"add": ["CAP_SYS_ADMIN", "CHOWN"]}}}]});
         let Outcome::Partial(reason) = run(json!({}), &mut spec) else {
             panic!("expected a partial outcome");
         };
@@ -427,7 +481,7 @@ mod tests {
     #[test]
     fn containers_running_as_root_keep_their_capabilities() {
         let mut spec = json!({"initContainers": [{"name": "chown", "securityContext": {"runAsUser": 0}}],
-            "containers": [{"name": "a"}]});
+            "containers": [{"name": "a", "securityContext": {"runAsUser": 1000}}]});
         assert_eq!(
             run(json!({}), &mut spec),
             Outcome::Partial(
@@ -441,9 +495,61 @@ mod tests {
         );
     }
 
+    const MAY_BE_ROOT: &str = "may still run as root (no runAsUser, and its image is not known to run as a numeric non-root user): with every capability dropped, root cannot read or write files it does not own";
+
+    #[test]
+    fn a_container_that_may_run_as_root_gets_a_note_next_to_drop_all() {
+        let mut spec = json!({"containers": [{"name": "web", "image": "nginx"},
+            {"name": "api", "image": "api", "securityContext": {"runAsUser": 10001}}]});
+        assert_eq!(
+            run(json!({}), &mut spec),
+            Outcome::Several(vec![
+                Outcome::Applied,
+                Outcome::Note(format!("container `web` {MAY_BE_ROOT}"))
+            ])
+        );
+        assert_eq!(
+            spec["containers"][0]["securityContext"]["capabilities"],
+            json!({"drop": ["ALL"]})
+        );
+        // Already dropped by the chart: nothing changed, nothing to say.
+        let mut dropped = json!({"containers": [{"name": "web", "image": "nginx",
+            "securityContext": {"privileged": false, "allowPrivilegeEscalation": false,
+                                "capabilities": {"drop": ["ALL"]}}}]});
+        assert_eq!(run(json!({}), &mut dropped), Outcome::Applied);
+    }
+
+    #[test]
+    fn a_node_agent_that_may_run_as_root_keeps_its_capabilities() {
+        let agent = json!({"volumes": [{"name": "logs", "hostPath": {"path": "/var/log"}}],
+            "containers": [{"name": "collector", "image": "fluent/fluent-bit"},
+                           {"name": "exporter", "image": "x", "securityContext": {"runAsUser": 65534}}]});
+        let mut spec = agent.clone();
+        assert_eq!(
+            run(json!({}), &mut spec),
+            Outcome::Partial("container `collector` may run as root in a pod with hostPath volumes (a node agent), so its capabilities are left as they are: root without them cannot read the node's files it does not own".into())
+        );
+        let collector = &spec["containers"][0]["securityContext"];
+        assert_eq!(collector.get("capabilities"), None);
+        assert_eq!(collector["allowPrivilegeEscalation"], false);
+        // A non-root exporter in the same pod loses nothing it could use.
+        assert_eq!(
+            spec["containers"][1]["securityContext"]["capabilities"],
+            json!({"drop": ["ALL"]})
+        );
+        // runAsNonRoot: true on the pod: nothing there runs as root, so all are dropped.
+        let mut non_root = agent.clone();
+        non_root["securityContext"] = json!({"runAsNonRoot": true});
+        assert_eq!(run(json!({}), &mut non_root), Outcome::Applied);
+        assert_eq!(
+            non_root["containers"][0]["securityContext"]["capabilities"],
+            json!({"drop": ["ALL"]})
+        );
+    }
+
     #[test]
     fn explicit_privilege_escalation_is_kept() {
-        let mut spec = json!({"containers": [{"name": "a", "securityContext": {"allowPrivilegeEscalation": true}}]});
+        let mut spec = json!({"containers": [{"name": "a", "securityContext": {"runAsUser": 1000, "allowPrivilegeEscalation": true}}]});
         assert!(matches!(run(json!({}), &mut spec), Outcome::Partial(_)));
         assert_eq!(
             spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"],
@@ -454,6 +560,7 @@ mod tests {
     #[test]
     fn read_only_root_mounts_writable_paths_without_collisions() {
         let mut spec = json!({
+            "securityContext": {"runAsNonRoot": true},
             "volumes": [{"name": "web-tmp", "configMap": {"name": "x"}}],
             "containers": [
                 {"name": "web"},

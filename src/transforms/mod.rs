@@ -62,6 +62,8 @@ pub struct Context<'a> {
     /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
     /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
+    /// The `ImageUsers` files of the run: what user each image runs as, where known.
+    pub images: &'a crate::images::KnownUsers,
 }
 
 /// How an action went for one target; the pipeline reports everything but `Applied`.
@@ -76,6 +78,11 @@ pub enum Outcome {
     /// nothing here. The step then leaves the whole resource alone (or, with
     /// `onConflict: error`, fails the run).
     Conflict(String),
+    /// Applied; and the reader of the report should know this about it (not a conflict:
+    /// `--strict` does not fail on it).
+    Note(String),
+    /// Several of these for one target (a partial change with notes).
+    Several(Vec<Outcome>),
     /// The action does not apply to this target (no pod template, say).
     NotApplicable(String),
     /// A new document to add to the stream after this resource (a PodDisruptionBudget for a
@@ -199,5 +206,6 @@ pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifes
         pod_templates: &[],
         resource,
         stream,
+        images: &crate::images::NO_IMAGE_USERS,
     }
 }

@@ -3,6 +3,7 @@
 //! (`securityContext`, `resources`) they edit.
 
 use super::{Context, Outcome};
+use crate::images::{self, KnownUsers, RunsAs};
 use crate::pod;
 use serde_json::{Map, Value};
 
@@ -109,6 +110,74 @@ pub fn security_field<'v>(holder: &'v Value, field: &str) -> Option<&'v Value> {
     holder.get("securityContext")?.get(field)
 }
 
+/// Who a container runs as, as far as the manifest and the `ImageUsers` files say.
+#[derive(Debug)]
+pub enum ContainerUser<'a> {
+    /// `runAsUser` of the container, else of the pod (0 is root).
+    RunAsUser(i64),
+    /// No `runAsUser`; an `ImageUsers` file declares the image's user.
+    Declared {
+        image: String,
+        declared: images::Declared<'a>,
+    },
+    /// No `runAsUser`, and no file knows the image (`None`: the container names none).
+    Unknown { image: Option<String> },
+    /// No `runAsUser`, and `image` is not a reference a runtime would pull.
+    Invalid { image: String, why: String },
+}
+
+impl ContainerUser<'_> {
+    /// Whether the container provably runs as a numeric non-root user: the only case in
+    /// which the kubelet's `runAsNonRoot` check lets it start.
+    pub fn is_numeric_non_root(&self) -> bool {
+        match self {
+            ContainerUser::RunAsUser(uid) => *uid > 0,
+            ContainerUser::Declared { declared, .. } => {
+                matches!(declared.runs_as(), RunsAs::NonRoot(_))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What user does this container run as, if known? Its own `runAsUser`, else `pod_uid` (the
+/// pod's, or the one a step is about to give it), else what the run's `ImageUsers` files
+/// declare for its image.
+pub fn container_user<'a>(
+    container: &Value,
+    pod_uid: Option<i64>,
+    known: &'a KnownUsers,
+) -> ContainerUser<'a> {
+    if let Some(uid) = security_field(container, "runAsUser")
+        .and_then(Value::as_i64)
+        .or(pod_uid)
+    {
+        return ContainerUser::RunAsUser(uid);
+    }
+    let Some(image) = container.get("image").and_then(Value::as_str) else {
+        return ContainerUser::Unknown { image: None };
+    };
+    match known.user_of(image) {
+        Ok(Some(declared)) => ContainerUser::Declared {
+            image: normalised(image),
+            declared,
+        },
+        Ok(None) => ContainerUser::Unknown {
+            image: Some(normalised(image)),
+        },
+        Err(why) => ContainerUser::Invalid {
+            image: image.to_string(),
+            why: format!("{why:#}"),
+        },
+    }
+}
+
+/// The image reference as a runtime reads it (`docker.io/library/nginx:latest`), or as
+/// written when it does not parse.
+fn normalised(image: &str) -> String {
+    images::ImageRef::parse(image).map_or_else(|_| image.to_string(), |i| i.to_string())
+}
+
 /// Sets `key` to `value` when it is absent (or `null`); true if it set it.
 pub fn set_if_absent(map: &mut Map<String, Value>, key: &str, value: Value) -> bool {
     match map.get(key) {
@@ -128,6 +197,17 @@ pub fn outcome(conflicts: Vec<String>) -> Outcome {
     } else {
         Outcome::Partial(conflicts.join("; "))
     }
+}
+
+/// [`outcome`], plus a note for each thing the reader should know about a change that is not
+/// a conflict (a container that may still run as root with its capabilities dropped).
+pub fn outcome_with_notes(conflicts: Vec<String>, notes: Vec<String>) -> Outcome {
+    if notes.is_empty() {
+        return outcome(conflicts);
+    }
+    let mut all = vec![outcome(conflicts)];
+    all.extend(notes.into_iter().map(Outcome::Note));
+    Outcome::Several(all)
 }
 
 /// Runs an action, built from `options` as a patch file would, on `target` inside a Pod, for

@@ -35,6 +35,25 @@ pub fn from_config_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, 
     })
 }
 
+/// The `apiVersion` of every pulse-harden file.
+pub const API_VERSION: &str = "pulse-harden/v1";
+
+/// The `apiVersion` field of our configuration files: only `pulse-harden/v1` reads.
+#[derive(serde::Deserialize)]
+pub enum ApiVersion {
+    #[serde(rename = "pulse-harden/v1")]
+    V1,
+}
+
+/// The optional `metadata` of our configuration files, for their reader.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Metadata {
+    name: Option<String>,
+    description: Option<String>,
+}
+
 /// An error in one of our configuration files, without the file name.
 #[derive(Debug)]
 pub struct ConfigError {
