@@ -214,29 +214,45 @@ fn resolves_every_kind_of_user_then_renders_without_any_registry() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = String::from_utf8(run.stdout).unwrap();
-    let report = std::fs::read_to_string(&report).unwrap();
-    for doc in out
-        .split("\n---\n")
-        .filter(|d| d.contains("kind: Deployment"))
-    {
-        let name = doc
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("name: "))
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let docs: Vec<&str> = out.split("\n---\n").collect();
+    for (name, image, user) in &world.images {
+        let doc = docs
+            .iter()
+            .find(|d| d.contains(&format!("name: {name}\n")))
             .unwrap();
-        let safe = matches!(name, "numeric" | "pair" | "multi");
-        assert_eq!(
-            doc.contains("runAsNonRoot: true"),
-            safe,
-            "{name}: runAsNonRoot set {}as expected:\n{doc}",
-            if safe { "not " } else { "" }
-        );
-    }
-    for name in ["unset", "root", "named"] {
-        let id = format!("Deployment/apps/{name}");
-        assert!(
-            report.contains(&id) && report.contains("may run as root") || report.contains(&id),
-            "{name} not reported as a conflict:\n{report}"
-        );
+        let step = report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == format!("Deployment/apps/{name}"))
+            .and_then(|r| {
+                r["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["step"] == "profile restricted: run-as-non-root")
+            })
+            .unwrap();
+        // Exactly the images declaring a numeric non-root user get runAsNonRoot.
+        let safe = matches!(*name, "numeric" | "pair" | "multi");
+        assert_eq!(doc.contains("runAsNonRoot: true"), safe, "{name}:\n{doc}");
+        if safe {
+            assert_eq!(step["result"], "changed", "{name}: {step}");
+        } else {
+            assert_eq!(step["result"], "conflict", "{name}: {step}");
+            let reason = step["reason"].as_str().unwrap();
+            let said = match *user {
+                "" => "runs as root (no user".to_string(),
+                "0" => "runs as root".to_string(),
+                name => format!("runs as the user name `{name}`"),
+            };
+            assert!(
+                reason.contains(&format!("(image {image})")) && reason.contains(&said),
+                "{name}: {reason}"
+            );
+        }
     }
 }
 
