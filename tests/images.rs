@@ -169,14 +169,10 @@ fn resolves_every_kind_of_user_then_renders_without_any_registry() {
     let dir = temp_dir("images-resolve");
     let users = dir.join("users.yaml");
     let stream = world.stream();
+    // The README's CI recipe, on its first run: the file to keep does not exist yet.
+    let u = users.to_str().unwrap();
     let run = images(
-        &[
-            "--resolve",
-            "--plain-http",
-            "127.0.0.1",
-            "-o",
-            users.to_str().unwrap(),
-        ],
+        &["--resolve", "--plain-http", "127.0.0.1", "-p", u, "-o", u],
         &stream,
         &world.docker_config,
     );
@@ -406,6 +402,24 @@ fn a_registry_behind_auth_needs_the_right_credentials_and_never_shows_them() {
         run.stderr
     );
 
+    // A credential helper is not run, and the message says so.
+    let helper = dir.join("helper");
+    std::fs::create_dir_all(&helper).unwrap();
+    std::fs::write(helper.join("config.json"), r#"{"credsStore": "desktop"}"#).unwrap();
+    let run = images(&args, &stream, &helper);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "registry {} needs credentials: none for {} in {}/config.json (`docker login {}` or an `auths` entry); credential helpers (credsStore, credHelpers) are not run",
+            locked.host,
+            locked.host,
+            helper.display(),
+            locked.host
+        )),
+        "{}",
+        run.stderr
+    );
+
     let wrong = dir.join("wrong");
     std::fs::create_dir_all(&wrong).unwrap();
     std::fs::write(
@@ -508,5 +522,113 @@ fn a_registry_with_bearer_tokens_gets_one_with_the_config_json_credentials() {
         )),
         "{}",
         run.stderr
+    );
+}
+
+/// A registry that accepts connections and never answers: `--timeout` gives up on it, and no
+/// more than `--parallel` requests are ever in flight.
+#[test]
+fn requests_time_out_and_at_most_parallel_are_in_flight() {
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let accepted = accepted.clone();
+        std::thread::spawn(move || {
+            // Connections are kept open, unanswered, until the test ends.
+            let mut open = Vec::new();
+            for stream in listener.incoming().flatten() {
+                accepted.lock().unwrap().push(Instant::now());
+                open.push(stream);
+            }
+        });
+    }
+    let stream: String = (1..=5)
+        .map(|i| deployment(&format!("d{i}"), &format!("{host}/app{i}:1")))
+        .collect();
+    let dir = temp_dir("images-timeout");
+    let run = images(
+        &[
+            "--resolve",
+            "--plain-http",
+            &host,
+            "--timeout",
+            "2",
+            "--parallel",
+            "2",
+        ],
+        &stream,
+        &dir,
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with("pulse-harden: error: cannot resolve 5 images; nothing was written:\n")
+            && run
+                .stderr
+                .matches(&format!("cannot reach registry {host} (http): timed out"))
+                .count()
+                == 5,
+        "{}",
+        run.stderr
+    );
+    // The first two requests wait out their timeout before a third starts.
+    let accepted = accepted.lock().unwrap();
+    assert_eq!(accepted.len(), 5);
+    let first = accepted[0];
+    let early = accepted
+        .iter()
+        .filter(|t| t.duration_since(first) < Duration::from_millis(1500))
+        .count();
+    assert_eq!(early, 2, "{accepted:?}");
+}
+
+/// An HTTPS proxy from the environment is used for registries, but never for loopback ones.
+#[test]
+fn the_environment_proxy_is_used_except_for_loopback_registries() {
+    let open = Registry::start("proxy");
+    open.push(&Layout::image("proxy", Some("10001")), "app", "1", None);
+    let dir = temp_dir("images-proxy");
+    let dead_proxy = "http://127.0.0.1:9"; // nothing listens there
+    let run = |image: &str, no_proxy: &str| {
+        feed(
+            pulse_harden()
+                .args([
+                    "images",
+                    "--resolve",
+                    "--plain-http",
+                    "127.0.0.1",
+                    "--timeout",
+                    "5",
+                ])
+                .env("DOCKER_CONFIG", &dir)
+                .env("HTTPS_PROXY", dead_proxy)
+                .env("NO_PROXY", no_proxy),
+            deployment("app", image).as_bytes(),
+        )
+    };
+    // Loopback: straight to the registry, though the proxy is dead.
+    let ok = run(&open.image("app", "1"), "");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // Elsewhere: through the (dead) proxy; with NO_PROXY naming it, straight (and the name
+    // does not resolve).
+    let proxied = run("registry.invalid/app:1", "");
+    assert!(
+        proxied
+            .stderr
+            .contains("cannot reach registry registry.invalid (https): ")
+            && !proxied.stderr.contains("host not found"),
+        "{}",
+        proxied.stderr
+    );
+    let direct = run("registry.invalid/app:1", "registry.invalid");
+    assert!(
+        direct
+            .stderr
+            .contains("cannot reach registry registry.invalid (https): host not found"),
+        "{}",
+        direct.stderr
     );
 }

@@ -372,6 +372,11 @@ impl Client {
         } else {
             "https"
         };
+        let not_tls = match &e {
+            ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Protocol(_) => true,
+            ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+            _ => false,
+        };
         match e {
             ureq::Error::Timeout(_) => {
                 anyhow!("cannot reach registry {host} ({scheme}): timed out")
@@ -379,14 +384,15 @@ impl Client {
             ureq::Error::HostNotFound => {
                 anyhow!("cannot reach registry {host} ({scheme}): host not found")
             }
+            // The standard resolver's failure comes as an I/O error.
+            ureq::Error::Io(io) if io.to_string().contains("lookup address") => {
+                anyhow!("cannot reach registry {host} ({scheme}): host not found")
+            }
             ureq::Error::BodyExceedsLimit(limit) => {
                 anyhow!("registry {host} sent more than {limit} bytes; refused")
             }
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-                anyhow!("cannot reach registry {host} ({scheme}): {io}")
-            }
             // It answered, but not in TLS: most likely a registry without TLS.
-            e if scheme == "https" => anyhow!(
+            e if not_tls && scheme == "https" => anyhow!(
                 "cannot reach registry {host} (https): {e}; if it serves plain HTTP, pass --plain-http {host}"
             ),
             ureq::Error::Io(io) => anyhow!("cannot reach registry {host} ({scheme}): {io}"),
