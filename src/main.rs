@@ -104,9 +104,12 @@ fn images(args: &ImagesArgs) -> Result<ExitCode> {
             &registry::Options {
                 plain_http: args.plain_http.clone(),
                 timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+                ca_file: std::env::var_os("SSL_CERT_FILE")
+                    .filter(|f| !f.is_empty())
+                    .map(Into::into),
             },
             auth::Credentials::from_environment()?,
-        );
+        )?;
         let resolved = resolve::resolve_all(&client, &wanted, &args.platform, args.parallel)?;
         for r in &resolved {
             if let Some(note) = &r.note {

@@ -632,3 +632,51 @@ fn the_environment_proxy_is_used_except_for_loopback_registries() {
         direct.stderr
     );
 }
+
+/// HTTPS, the default: a registry whose certificate a private CA signed is trusted through
+/// `SSL_CERT_FILE`, and refused (with the way out) without it.
+#[test]
+fn https_registries_are_checked_against_ssl_cert_file_when_set() {
+    let registry = Registry::start_https("tls");
+    registry.push(&Layout::image("tls", Some("10001")), "app", "1", None);
+    let image = registry.image("app", "1");
+    let dir = temp_dir("images-tls");
+    let cert = registry.certificate.clone().unwrap();
+    let resolve = |ca: Option<&Path>| {
+        let mut cmd = pulse_harden();
+        cmd.args(["images", "--resolve", "--timeout", "5"])
+            .env("DOCKER_CONFIG", &dir)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env_remove("SSL_CERT_FILE");
+        if let Some(ca) = ca {
+            cmd.env("SSL_CERT_FILE", ca);
+        }
+        feed(&mut cmd, deployment("app", &image).as_bytes())
+    };
+    let run = resolve(Some(&cert));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        entries(&String::from_utf8(run.stdout).unwrap()),
+        [resolved(&image, "10001", registry.digest("app", "1"))]
+    );
+    let run = resolve(None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!("{image}: cannot reach registry {} (https): ", registry.host))
+            && run.stderr.contains(
+                "if a private CA signs its certificate, point SSL_CERT_FILE at a PEM file of the certificates to trust"
+            ),
+        "{}",
+        run.stderr
+    );
+    let run = resolve(Some(&dir.join("missing.pem")));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "pulse-harden: error: cannot read SSL_CERT_FILE {}",
+            dir.join("missing.pem").display()
+        )),
+        "{}",
+        run.stderr
+    );
+}

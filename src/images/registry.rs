@@ -7,9 +7,11 @@ use super::auth::{Basic, Challenge, Credentials};
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Media types of image manifests and indexes, Docker's and OCI's.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -34,6 +36,8 @@ pub struct Options {
     pub plain_http: Vec<String>,
     /// For each request, from connecting to reading the whole body.
     pub timeout: Duration,
+    /// A PEM file of the certificates to trust for HTTPS instead of Mozilla's (`SSL_CERT_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A registry client. Shareable between threads; remembers per repository the authorization
@@ -59,9 +63,15 @@ pub struct Manifest {
 }
 
 impl Client {
-    pub fn new(options: &Options, credentials: Credentials) -> Client {
+    pub fn new(options: &Options, credentials: Credentials) -> Result<Client> {
+        let roots = match &options.ca_file {
+            Some(path) => RootCerts::Specific(Arc::new(certificates(path)?)),
+            None => RootCerts::WebPki,
+        };
+        let tls = TlsConfig::builder().root_certs(roots).build();
         let agent = |proxy: Option<ureq::Proxy>| -> Agent {
             Agent::config_builder()
+                .tls_config(tls.clone())
                 .http_status_as_error(false)
                 .timeout_global(Some(options.timeout))
                 .timeout_connect(Some(options.timeout.min(Duration::from_secs(10))))
@@ -70,13 +80,13 @@ impl Client {
                 .build()
                 .new_agent()
         };
-        Client {
+        Ok(Client {
             proxied: agent(ureq::Proxy::try_from_env()),
             direct: agent(None),
             plain_http: options.plain_http.clone(),
             credentials,
             authorizations: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// GET `/v2/REPO/manifests/REFERENCE` (a tag or a digest). A digest reference is checked
@@ -372,11 +382,11 @@ impl Client {
         } else {
             "https"
         };
-        let not_tls = match &e {
-            ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Protocol(_) => true,
-            ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
-            _ => false,
-        };
+        // A registry without TLS answers the TLS handshake with plain HTTP, which rustls
+        // reads as a corrupt message; a certificate it cannot check is another matter.
+        let text = e.to_string();
+        let not_tls = matches!(e, ureq::Error::Protocol(_)) || text.contains("corrupt message");
+        let bad_certificate = text.contains("certificate");
         match e {
             ureq::Error::Timeout(_) => {
                 anyhow!("cannot reach registry {host} ({scheme}): timed out")
@@ -395,10 +405,32 @@ impl Client {
             e if not_tls && scheme == "https" => anyhow!(
                 "cannot reach registry {host} (https): {e}; if it serves plain HTTP, pass --plain-http {host}"
             ),
+            e if bad_certificate && scheme == "https" => anyhow!(
+                "cannot reach registry {host} (https): {e}; if a private CA signs its certificate, \
+                 point SSL_CERT_FILE at a PEM file of the certificates to trust"
+            ),
             ureq::Error::Io(io) => anyhow!("cannot reach registry {host} ({scheme}): {io}"),
             e => anyhow!("cannot reach registry {host} ({scheme}): {e}"),
         }
     }
+}
+
+/// The certificates of a PEM file.
+fn certificates(path: &std::path::Path) -> Result<Vec<Certificate<'static>>> {
+    let what = || format!("SSL_CERT_FILE {}", path.display());
+    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", what()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let PemItem::Certificate(cert) =
+            item.with_context(|| format!("{} is not PEM", what()))?
+        {
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        bail!("{} holds no certificate", what());
+    }
+    Ok(certs)
 }
 
 /// `host` of `host:port` (IPv6 in brackets kept whole).
@@ -486,9 +518,11 @@ mod tests {
             &Options {
                 plain_http: plain_http.iter().map(|s| s.to_string()).collect(),
                 timeout: Duration::from_secs(1),
+                ca_file: None,
             },
             Credentials::default(),
         )
+        .unwrap()
     }
 
     #[test]

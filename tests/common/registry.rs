@@ -25,6 +25,8 @@ pub struct Registry {
     pub creds: Option<(String, String)>,
     /// The token service, for a registry behind bearer-token auth.
     pub tokens: Option<TokenServer>,
+    /// The self-signed certificate (PEM) of a registry serving HTTPS.
+    pub certificate: Option<PathBuf>,
 }
 
 impl Registry {
@@ -56,8 +58,89 @@ impl Registry {
             tokens.host,
             dir.join("token-cert.pem").display()
         );
-        let mut registry = Self::serve(dir, Some((user.to_string(), password.to_string())), auth);
+        let mut registry = Self::serve(
+            dir,
+            Some((user.to_string(), password.to_string())),
+            auth,
+            "",
+        );
         registry.tokens = Some(tokens);
+        registry
+    }
+
+    /// A registry serving HTTPS with a certificate for 127.0.0.1 signed by a private CA made
+    /// here (the CA's certificate, PEM, is [`Registry::certificate`]).
+    pub fn start_https(name: &str) -> Registry {
+        let dir = temp_dir(&format!("registry-{name}"));
+        let file = |name: &str| dir.join(name);
+        std::fs::write(
+            file("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .unwrap_or_else(|e| panic!("openssl: {e}; {TOOLS_HINT}"));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pulse-harden test CA",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "tls-key.pem",
+            "-out",
+            "tls.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "tls.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "tls-cert.pem",
+        ]);
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            file("tls-cert.pem").display(),
+            file("tls-key.pem").display()
+        );
+        let mut registry = Self::serve(dir.clone(), None, String::new(), &tls);
+        registry.certificate = Some(file("ca.pem"));
         registry
     }
 
@@ -78,10 +161,10 @@ impl Registry {
                 file.display()
             );
         }
-        Self::serve(dir, creds, auth)
+        Self::serve(dir, creds, auth, "")
     }
 
-    fn serve(dir: PathBuf, creds: Option<(String, String)>, auth: String) -> Registry {
+    fn serve(dir: PathBuf, creds: Option<(String, String)>, auth: String, tls: &str) -> Registry {
         // A port that was free a moment ago; another process could take it before the registry
         // binds, so a registry that does not come up is retried on a new port.
         for _ in 0..5 {
@@ -96,7 +179,7 @@ impl Registry {
                 format!(
                     "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: {host}\n{auth}",
+                     http:\n  addr: {host}\n{tls}{auth}",
                     dir.join("storage").display()
                 ),
             )
@@ -116,6 +199,7 @@ impl Registry {
                 host,
                 creds: creds.clone(),
                 tokens: None,
+                certificate: None,
             };
             if registry.wait_until_up() {
                 return registry;
