@@ -183,7 +183,7 @@ fn resolves_every_kind_of_user_then_renders_without_any_registry() {
     // The index's platforms disagree: said, and the default platform's user recorded.
     assert!(
         run.stderr.contains(&format!(
-            "{}: platforms disagree on the user: linux/amd64 runs as `10001`, linux/arm64 as `0`",
+            "{}: platforms disagree on the user: linux/amd64 runs as `10001`, linux/arm64 as `0`; recorded linux/amd64's (--platform chooses another)\n",
             world.locked.image("multi", "2")
         )),
         "{}",
@@ -250,6 +250,23 @@ fn resolves_every_kind_of_user_then_renders_without_any_registry() {
             );
         }
     }
+
+    // An image the file does not list: the README's words for it.
+    let unknown = deployment("unknown", "quay.io/acme/tool:2");
+    let run = feed(
+        pulse_harden().args(["--profile", "restricted", "-p", u, "--report", "-"]),
+        unknown.as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "container `main` (image quay.io/acme/tool:2) sets no runAsUser and its image may run as root; \
+             runAsNonRoot: true would then stop it from starting; set runAsUser in a step of your own, \
+             or list the image's user in an ImageUsers file"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
