@@ -95,11 +95,13 @@ fn images(args: &ImagesArgs) -> Result<ExitCode> {
                 images: Vec::new(),
             },
         };
+        let in_stream = used.len();
         let wanted: Vec<_> = used
             .into_iter()
             .map(|u| u.image)
             .filter(|image| existing.user_for(image).is_none())
             .collect();
+        let known = in_stream - wanted.len();
         let client = registry::Client::new(
             &registry::Options {
                 plain_http: args.plain_http.clone(),
@@ -116,6 +118,14 @@ fn images(args: &ImagesArgs) -> Result<ExitCode> {
                 to_stderr(&format!("pulse-harden: {}: {note}\n", r.image));
             }
         }
+        let known = match known {
+            0 => String::new(),
+            n => format!("; {n} more already in {}", existing.origin),
+        };
+        to_stderr(&format!(
+            "pulse-harden: resolved {} from their registries{known}\n",
+            report::plural(resolved.len(), "image", "images"),
+        ));
         resolve::update(existing, &resolved, &resolve::timestamp()).to_yaml()?
     } else {
         list::render(&used)

@@ -351,6 +351,10 @@ fn an_existing_file_is_kept_and_only_what_it_lacks_is_resolved() {
         &dir,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!("pulse-harden: resolved 1 image from their registries; 2 more already in {f}\n")
+    );
     let mut expected = vec![
         ("127.0.0.1:9/ghost".into(), "7".into(), None, None),
         (known, "4242".into(), None, None),
