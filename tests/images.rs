@@ -701,3 +701,28 @@ fn https_registries_are_checked_against_ssl_cert_file_when_set() {
         run.stderr
     );
 }
+
+#[test]
+fn a_tag_the_registry_does_not_have_is_named_with_the_registry_s_words() {
+    let open = Registry::start("missing-tag");
+    open.push(
+        &Layout::image("missing-tag", Some("10001")),
+        "app",
+        "1",
+        None,
+    );
+    let image = open.image("app", "2");
+    let run = images(
+        &["--resolve", "--plain-http", "127.0.0.1"],
+        &deployment("app", &image),
+        &temp_dir("images-missing-tag"),
+    );
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "pulse-harden: error: cannot resolve 1 image; nothing was written:\n  {image}: registry {} answered HTTP 404 for /v2/app/manifests/2: MANIFEST_UNKNOWN: manifest unknown\n",
+            open.host
+        )
+    );
+}
