@@ -43,20 +43,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn harden(args: &RunArgs) -> Result<ExitCode> {
-    let mut files = patchfile::PatchFiles::default();
-    let mut profiles = args.profile.clone();
-    if profiles.is_empty() && args.patches.is_empty() {
-        profiles.push(profiles::DEFAULT_PROFILE.to_string());
-    }
-    for name in &profiles {
-        files.sets.extend(profiles::load(name.trim())?);
-    }
+    let mut given = patchfile::PatchFiles::default();
     for path in &args.patches {
-        files.extend(patchfile::load_path_within(
+        given.extend(patchfile::load_path_within(
             path,
             args.patch_root.as_deref(),
         )?);
     }
+    // Without steps of its own (no --profile, no patch set: at most ImageUsers files), a run
+    // hardens with the default profile.
+    let mut profiles = args.profile.clone();
+    if profiles.is_empty() && given.sets.is_empty() {
+        profiles.push(profiles::DEFAULT_PROFILE.to_string());
+    }
+    let mut files = patchfile::PatchFiles::default();
+    for name in &profiles {
+        files.sets.extend(profiles::load(name.trim())?);
+    }
+    files.extend(given);
 
     let input = read_input(args.input.as_deref())?;
     let mut stream = stream::read_lazily(input)?;

@@ -40,7 +40,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "arm64",
-        summary: "schedule every pod on arm64 nodes; report pods pinned to another architecture",
+        summary: "schedule pods on arm64 nodes, DaemonSets aside; report pods pinned to another architecture",
         sets: &[ARM64],
     },
     Profile {

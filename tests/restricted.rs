@@ -11,12 +11,6 @@ mod common;
 use common::pss::{self, Level};
 use pulse_harden::report::{Report, StepResult};
 use pulse_harden::{pipeline, pod, profiles, stream};
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `Kind/namespace/name` of every document, in order.
 fn ids(bytes: &[u8]) -> Vec<String> {
     let s = stream::read(bytes).expect("the stream reads back");
@@ -114,48 +108,9 @@ fn check_chart(chart: &str, input: &[u8]) -> Result<Row, Vec<String>> {
     }
 }
 
-/// `helm create` + `helm template` in a fresh directory with isolated Helm homes.
-fn render_helm_create_scaffold() -> Vec<u8> {
-    let dir = common::helm_home::temp_dir("restricted-scaffold");
-    let chart = common::helm::create("helm", &dir, "scaffold");
-    let rendered = common::helm::run(
-        "helm",
-        &[
-            "template".as_ref(),
-            "demo".as_ref(),
-            chart.as_os_str(),
-            "--namespace".as_ref(),
-            "demo".as_ref(),
-            "--kube-version".as_ref(),
-            "1.32.0".as_ref(),
-        ],
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    rendered
-}
-
-fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = root().join("../shared/corpus");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("missing corpus {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| (file_stem(p), std::fs::read(p).unwrap()))
-        .collect()
-}
-
-fn file_stem(p: &Path) -> String {
-    p.file_stem().unwrap().to_string_lossy().into_owned()
-}
-
 #[test]
 fn restricted_profile_over_real_charts() {
-    let mut charts = corpus();
-    charts.push(("helm-create".into(), render_helm_create_scaffold()));
+    let charts = common::corpus::charts_and_scaffold();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for (chart, input) in &charts {

@@ -143,6 +143,9 @@ stream. For every Deployment and StatefulSet that runs
 more than one replica, adds a `policy/v1` PodDisruptionBudget right after it, unless a
 PodDisruptionBudget in the stream already selects its pods.
 
+The workloads of the stream (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, Pods…)
+are read too, to see whose pods a new budget would select.
+
 Why: without a budget, a node drain (cluster upgrade, autoscaler scale-down, spot eviction)
 may evict every replica at once. With `maxUnavailable: 1` drains go one pod at a time and the
 service stays up.
@@ -166,6 +169,20 @@ template. A second run sees the budget and generates nothing. A PodDisruptionBud
 name that selects other pods is reported as a conflict. Hooks get no budget (Helm deletes
 hook resources on its own schedule).
 
+**No pod under two budgets.** The eviction API refuses to evict a pod that more than one
+PodDisruptionBudget selects ("more than one PodDisruptionBudget"), so a node drain would
+block on it forever. A budget generated in this run covers pods just as the chart's own do:
+
+- a workload whose pods a budget already selects (the chart's, or one generated for an
+  earlier workload) gets none: that budget covers it;
+- a workload whose selector would also select the pods of another workload of the namespace
+  that a budget already covers (`{app: x}` next to `{app: x, c: a1}`) gets none either: the
+  step reports a **conflict** naming both workloads and the budget.
+
+Which of two overlapping workloads gets the budget depends on their order in the stream: the
+broader selector first covers both, the narrower first gets its own and the broader is
+reported.
+
 Target: `target: resource` (the default).
 
 Options (at most one of the first two):
@@ -183,8 +200,19 @@ Example:
 ```
 "#;
 
-    const READS_STREAM: super::StreamReads =
-        super::StreamReads::Kinds(&["HorizontalPodAutoscaler", "PodDisruptionBudget"]);
+    /// Budgets and autoscalers, and the workloads whose pods a new budget could also select.
+    const READS_STREAM: super::StreamReads = super::StreamReads::Kinds(&[
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+        "Pod",
+    ]);
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if !workloads::is_resource(target) {
@@ -232,28 +260,35 @@ Example:
             .and_then(workloads::template_labels);
         let namespace = workload.namespace();
         let name = format!("{}{}", workload.name(), self.name_suffix);
-        let budgets = ctx
+        // The chart's budgets and those this run generated (by earlier steps, or by this
+        // step for earlier workloads) alike: a pod under two budgets cannot be evicted.
+        let budgets: Vec<&Manifest> = ctx
             .stream
             .iter()
-            .filter(|m| is_budget(m) && m.namespace() == namespace);
-        for budget in budgets {
-            let budget_selector = budget
-                .value
-                .as_ref()
-                .and_then(|v| v.pointer("/spec/selector"))
-                .unwrap_or(&Value::Null);
-            if selector_matches(budget_selector, labels) {
+            .chain(ctx.generated)
+            .filter(|m| is_budget(m) && m.namespace() == namespace)
+            .collect();
+        for budget in &budgets {
+            if selector_matches(budget_selector(budget), labels) {
                 return Ok(Outcome::NotApplicable(format!(
                     "{} already covers its pods",
-                    budget.id()
+                    described(budget)
                 )));
             }
             if budget.name() == name {
                 return Ok(Outcome::Conflict(format!(
                     "{} exists but selects other pods; not generating another of that name",
-                    budget.id()
+                    described(budget)
                 )));
             }
+        }
+        if let Some((other, budget)) = overlap(selector, workload, ctx, &budgets) {
+            return Ok(Outcome::Conflict(format!(
+                "a PodDisruptionBudget for {} would also select the pods of {}, which {} already covers; the eviction API refuses to evict a pod under two budgets, so none is generated (give the workloads selectors that do not overlap, or a budget of your own)",
+                workload.id(),
+                other.id(),
+                described(budget)
+            )));
         }
         Ok(Outcome::Generate(self.budget_for(
             workload,
@@ -285,6 +320,52 @@ impl GeneratePodDisruptionBudgets {
             "metadata": metadata,
             "spec": spec,
         })
+    }
+}
+
+/// The other workload of the namespace whose pods `selector` would select and a budget
+/// already covers, with that budget.
+fn overlap<'s>(
+    selector: &Value,
+    workload: &Manifest,
+    ctx: &Context<'s>,
+    budgets: &[&'s Manifest],
+) -> Option<(&'s Manifest, &'s Manifest)> {
+    ctx.stream
+        .iter()
+        .filter(|m| {
+            m.is_resource()
+                && !m.is_hook()
+                && m.namespace() == workload.namespace()
+                && m.id() != workload.id()
+        })
+        .find_map(|other| {
+            let labels = workloads::pod_template(other, ctx.pod_templates)
+                .and_then(workloads::template_labels)?;
+            if !selector_matches(selector, Some(labels)) {
+                return None;
+            }
+            let budget = budgets
+                .iter()
+                .find(|b| selector_matches(budget_selector(b), Some(labels)))?;
+            Some((other, *budget))
+        })
+}
+
+fn budget_selector(budget: &Manifest) -> &Value {
+    budget
+        .value
+        .as_ref()
+        .and_then(|v| v.pointer("/spec/selector"))
+        .unwrap_or(&Value::Null)
+}
+
+/// `PodDisruptionBudget/ns/name`, and whether this run generated it.
+fn described(budget: &Manifest) -> String {
+    if budget.generated {
+        format!("{} (generated in this run)", budget.id())
+    } else {
+        budget.id()
     }
 }
 
@@ -446,6 +527,92 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn workload(name: &str, labels: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "apps"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels.clone()},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "c"}]}}}})
+    }
+
+    /// Runs the step over each workload of `stream` in order, as the pipeline does: budgets
+    /// generated for earlier workloads are in `Context::generated`.
+    fn run_over(stream: Vec<Value>) -> Vec<Outcome> {
+        let action: GeneratePodDisruptionBudgets = serde_json::from_value(json!({})).unwrap();
+        let stream: Vec<Manifest> = stream
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| Manifest::from_value(i + 1, v))
+            .collect();
+        let mut generated: Vec<Manifest> = Vec::new();
+        let mut outcomes = Vec::new();
+        for m in stream.iter().filter(|m| m.kind() == "Deployment") {
+            let mut ctx = test_context(Mode::Overwrite, m, &stream);
+            ctx.generated = &generated;
+            let mut target = m.value.clone().unwrap();
+            let outcome = action.apply(&mut target, &ctx).unwrap();
+            if let Outcome::Generate(doc) = &outcome {
+                let mut doc = Manifest::from_value(m.index, doc.clone());
+                doc.generated = true;
+                generated.push(doc);
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    #[test]
+    fn a_budget_generated_in_this_run_covers_the_pods_it_selects() {
+        let outcomes = run_over(vec![
+            workload("broad", json!({"app": "x"})),
+            workload("narrow", json!({"app": "x", "c": "a1"})),
+        ]);
+        assert!(matches!(&outcomes[0], Outcome::Generate(_)));
+        assert_eq!(
+            outcomes[1],
+            Outcome::NotApplicable(
+                "PodDisruptionBudget/apps/broad-pdb (generated in this run) already covers its pods"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn overlapping_selectors_never_give_a_pod_two_budgets() {
+        let outcomes = run_over(vec![
+            workload("narrow", json!({"app": "x", "c": "a1"})),
+            workload("broad", json!({"app": "x"})),
+        ]);
+        assert!(matches!(&outcomes[0], Outcome::Generate(_)));
+        assert_eq!(
+            outcomes[1],
+            Outcome::Conflict("a PodDisruptionBudget for Deployment/apps/broad would also select the pods of Deployment/apps/narrow, which PodDisruptionBudget/apps/narrow-pdb (generated in this run) already covers; the eviction API refuses to evict a pod under two budgets, so none is generated (give the workloads selectors that do not overlap, or a budget of your own)".into())
+        );
+        // The chart's own budget counts the same, for any workload it covers.
+        let chart_budget = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": "agents", "namespace": "apps"},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"role": "agent"}}}});
+        let mut agents = workload("agents", json!({"app": "x", "role": "agent"}));
+        agents["kind"] = json!("DaemonSet");
+        let outcomes = run_over(vec![
+            chart_budget,
+            agents,
+            workload("broad", json!({"app": "x"})),
+        ]);
+        assert!(
+            matches!(&outcomes[0], Outcome::Conflict(r) if r.contains("would also select the pods of DaemonSet/apps/agents, which PodDisruptionBudget/apps/agents already covers")),
+            "{outcomes:?}"
+        );
+        // Other namespaces and hooks do not count.
+        let mut elsewhere = workload("narrow", json!({"app": "x", "c": "a1"}));
+        elsewhere["metadata"]["namespace"] = json!("other");
+        let outcomes = run_over(vec![elsewhere, workload("broad", json!({"app": "x"}))]);
+        assert!(
+            outcomes.iter().all(|o| matches!(o, Outcome::Generate(_))),
+            "{outcomes:?}"
+        );
     }
 
     #[test]

@@ -75,6 +75,18 @@ Harden without breaking:
   `allowPrivilegeEscalation: false` together with `SYS_ADMIN`.
 - Capabilities in `add` other than `allowedCapabilities` (the restricted level allows only
   `NET_BIND_SERVICE`) are kept and reported: the chart asked for them.
+- **Containers that may still run as root.** A container runs as root unless it has a
+  numeric non-root `runAsUser` (its own or the pod's), an image an `ImageUsers` file declares
+  to run as one, or `runAsNonRoot: true` (its own or the pod's: the kubelet then refuses to
+  run it as root). For one that may run as root, dropping `ALL` takes away what root is
+  usually relied on for — `CAP_DAC_OVERRIDE`, `CAP_CHOWN`, `CAP_SETUID` — so root can no
+  longer read or write files it does not own, `chown` or switch users. Most programs in
+  containers never need that (their files are root's own), so `ALL` is still dropped, and
+  the report says so in a **note** next to the change (a note is not a conflict: `--strict`
+  does not fail on it). One exception, where root needs it: a pod with `hostPath` volumes
+  (a node agent: log collectors read journals and other pods' logs owned by other users)
+  keeps the capabilities of its containers that may run as root, reported as a conflict.
+  A container that explicitly runs as UID 0 keeps its capabilities, reported too.
 - An explicit `readOnlyRootFilesystem: false` is kept and reported. A root filesystem the
   chart already made read-only gets no extra mounts: the chart chose its writable paths.
 - New volumes are named after the container and the path (`web-tmp`), made unique among the

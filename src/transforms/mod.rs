@@ -62,6 +62,9 @@ pub struct Context<'a> {
     /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
     /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
+    /// The documents this step generated so far, for earlier resources; they join `stream`
+    /// once the step is done (a PodDisruptionBudget generator looks here too).
+    pub generated: &'a [Manifest],
     /// The `ImageUsers` files of the run: what user each image runs as, where known.
     pub images: &'a crate::images::KnownUsers,
 }
@@ -206,6 +209,7 @@ pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifes
         pod_templates: &[],
         resource,
         stream,
+        generated: &[],
         images: &crate::images::NO_IMAGE_USERS,
     }
 }

@@ -1,5 +1,6 @@
 //! `scheduleOnArm64`: pins pods to ARM64 nodes (`kubernetes.io/arch` nodeSelector, optional
-//! tolerations), refusing pods the chart already pinned to another architecture.
+//! tolerations), refusing pods the chart already pinned to another architecture, and leaving
+//! DaemonSets (node agents) unpinned unless asked.
 
 use super::workloads;
 use super::{Context, Outcome, Transform};
@@ -18,6 +19,9 @@ pub struct ScheduleOnArm64 {
     architecture: String,
     #[serde(default)]
     tolerations: Vec<Toleration>,
+    /// Pin DaemonSets too (and the hooks of a release that has only DaemonSets).
+    #[serde(default)]
+    pin_daemon_sets: bool,
 }
 
 fn default_architecture() -> String {
@@ -118,6 +122,18 @@ conflict is reported: the chart likely ships an image for that architecture only
 it to ARM would leave it Pending forever. A pod already pinned to the same architecture is
 left as it is. Preferred affinities are not pins and are kept.
 
+**DaemonSets are left unpinned** unless `pinDaemonSets: true`, and reported as skipped with
+the reason: a DaemonSet runs an agent on every node (log collectors, metrics exporters, CNI
+and CSI plugins), and pinning it to one architecture takes it off every node of the others,
+which then lose their logs, metrics or networking on a mixed cluster. Their images are
+usually multi-arch, so they need no pin. Set `pinDaemonSets: true` on a cluster that has
+only nodes of this architecture, or for a DaemonSet whose image exists only for it.
+
+**Helm hooks and test pods** (`helm.sh/hook`) are ordinary short-lived pods and are pinned
+like Deployments, with one exception that follows their workloads' choice: in a release
+whose workloads are all DaemonSets (a log-agent chart), its hooks and tests are left
+unpinned like them, unless `pinDaemonSets: true`.
+
 Target: `target: resource` (the default: the pod template of every workload kind and of
 declared custom resources) or `target: podSpec`.
 
@@ -125,6 +141,8 @@ Options:
 - `architecture`: default `arm64`.
 - `tolerations`: Kubernetes tolerations (`key`, `operator`, `value`, `effect`,
   `tolerationSeconds`) to add when the pod has no equal one (for an ARM pool that is tainted).
+- `pinDaemonSets`: default `false`; `true` pins DaemonSets too (and the hooks of a
+  release of DaemonSets only).
 
 Example:
 
@@ -134,12 +152,29 @@ Example:
   scheduleOnArm64:
     tolerations:
       - {key: kubernetes.io/arch, operator: Equal, value: arm64, effect: NoSchedule}
+- name: arm64-only-cluster-agents
+  select: {kind: DaemonSet, name: "log-agent*"}
+  scheduleOnArm64: {pinDaemonSets: true}
 ```
 "#;
 
+    /// The kinds and hook annotations of the other documents: their heads, which every
+    /// document of `Context::stream` has.
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
+        if !self.pin_daemon_sets {
+            if ctx.kind == "DaemonSet" && ctx.group == "apps" {
+                return Ok(Outcome::NotApplicable(
+                    "a DaemonSet runs on every node: pinned to one architecture, the nodes of the others would lose it (pinDaemonSets: true pins it)".into(),
+                ));
+            }
+            if ctx.resource.is_hook() && only_daemon_sets(ctx) {
+                return Ok(Outcome::NotApplicable(
+                    "a Helm hook of a release whose workloads are all DaemonSets: left unpinned like them (pinDaemonSets: true pins it)".into(),
+                ));
+            }
+        }
         let is_resource = workloads::is_resource(target);
         let Some(spec) = workloads::pod_spec(target, ctx) else {
             return Ok(Outcome::NotApplicable(if is_resource {
@@ -209,6 +244,21 @@ impl ScheduleOnArm64 {
             exclusions.join("; or ")
         ))
     }
+}
+
+/// Are the workloads of the stream (hooks aside) all DaemonSets, and is there one?
+fn only_daemon_sets(ctx: &Context) -> bool {
+    let mut workloads = ctx.stream.iter().filter(|m| {
+        m.is_resource()
+            && !m.is_hook()
+            && crate::pod::template_path(m.kind(), m.group(), ctx.pod_templates).is_some()
+    });
+    let mut any = false;
+    let all = workloads.all(|m| {
+        any = true;
+        m.kind() == "DaemonSet" && m.group() == "apps"
+    });
+    any && all
 }
 
 /// Why a node selector term excludes nodes of this architecture, if it does.
@@ -333,6 +383,82 @@ mod tests {
             .unwrap()
             .push(json!({"matchExpressions": [{"key": "pool", "operator": "In", "values": ["a"]}]}));
         assert_eq!(run(json!({}), spec).1, Outcome::Applied);
+    }
+
+    /// Runs the action on each document of `docs` (YAML), with all of them as the stream.
+    fn run_stream(options: Value, docs: &[Value]) -> Vec<Outcome> {
+        let action: ScheduleOnArm64 = serde_json::from_value(options).unwrap();
+        let stream: Vec<Manifest> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Manifest::from_value(i + 1, d.clone()))
+            .collect();
+        stream
+            .iter()
+            .map(|m| {
+                let mut doc = m.value.clone().unwrap();
+                action
+                    .apply(&mut doc, &test_context(Mode::Overwrite, m, &stream))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn pod(kind: &str, hook: bool) -> Value {
+        let mut doc = json!({"apiVersion": if kind == "Pod" { "v1" } else { "apps/v1" },
+            "kind": kind, "metadata": {"name": kind.to_lowercase()}});
+        let spec = json!({"containers": [{"name": "c", "image": "x"}]});
+        if kind == "Pod" {
+            doc["spec"] = spec;
+        } else {
+            doc["spec"] = json!({"template": {"spec": spec}});
+        }
+        if hook {
+            doc["metadata"]["annotations"] = json!({"helm.sh/hook": "test"});
+        }
+        doc
+    }
+
+    #[test]
+    fn daemon_sets_stay_unpinned_unless_asked() {
+        let agent = [pod("DaemonSet", false)];
+        let outcomes = run_stream(json!({}), &agent);
+        assert_eq!(
+            outcomes,
+            [Outcome::NotApplicable("a DaemonSet runs on every node: pinned to one architecture, the nodes of the others would lose it (pinDaemonSets: true pins it)".into())]
+        );
+        assert_eq!(
+            run_stream(json!({"pinDaemonSets": true}), &agent),
+            [Outcome::Applied]
+        );
+    }
+
+    #[test]
+    fn hooks_follow_their_release_s_workloads() {
+        // A release of DaemonSets only: its test pod stays unpinned too.
+        let agents = [pod("DaemonSet", false), pod("Pod", true)];
+        let outcomes = run_stream(json!({}), &agents);
+        assert_eq!(
+            outcomes[1],
+            Outcome::NotApplicable("a Helm hook of a release whose workloads are all DaemonSets: left unpinned like them (pinDaemonSets: true pins it)".into())
+        );
+        assert_eq!(
+            run_stream(json!({"pinDaemonSets": true}), &agents),
+            [Outcome::Applied, Outcome::Applied]
+        );
+        // With a Deployment in the release, hooks are pinned like it.
+        let app = [
+            pod("DaemonSet", false),
+            pod("Deployment", false),
+            pod("Pod", true),
+        ];
+        let outcomes = run_stream(json!({}), &app);
+        assert_eq!(outcomes[1..], [Outcome::Applied, Outcome::Applied]);
+        // Hooks alone are ordinary pods.
+        assert_eq!(
+            run_stream(json!({}), &[pod("Pod", true)]),
+            [Outcome::Applied]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod corpus;
 pub mod helm;
 pub mod helm_home;
 pub mod pss;
