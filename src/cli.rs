@@ -139,7 +139,8 @@ Examples:
 
 Credentials come from $DOCKER_CONFIG/config.json (else ~/.docker/config.json), `auths`
 entries; registries that answer with a bearer-token challenge are asked for a token with them.
-HTTPS_PROXY/NO_PROXY are honoured (never for loopback registries).
+HTTPS_PROXY/NO_PROXY are honoured (never for loopback registries). HTTPS certificates are
+checked against Mozilla's roots, or against the PEM file SSL_CERT_FILE names.
 
 Exit codes:
   0  success

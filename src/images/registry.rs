@@ -83,7 +83,16 @@ impl Client {
         Ok(Client {
             proxied: agent(ureq::Proxy::try_from_env()),
             direct: agent(None),
-            plain_http: options.plain_http.clone(),
+            // `http://host:port/` is what people paste; the host is what counts.
+            plain_http: options
+                .plain_http
+                .iter()
+                .map(|p| {
+                    let p = p.trim();
+                    let p = p.strip_prefix("http://").unwrap_or(p);
+                    p.trim_end_matches('/').to_string()
+                })
+                .collect(),
             credentials,
             authorizations: Mutex::new(HashMap::new()),
         })
@@ -527,7 +536,7 @@ mod tests {
 
     #[test]
     fn https_unless_named_plain_with_or_without_port() {
-        let c = client(&["127.0.0.1", "reg.local:5000"]);
+        let c = client(&["127.0.0.1", "http://reg.local:5000/"]);
         assert_eq!(c.base_url("127.0.0.1:5999"), "http://127.0.0.1:5999");
         assert_eq!(c.base_url("reg.local:5000"), "http://reg.local:5000");
         assert_eq!(c.base_url("reg.local:5001"), "https://reg.local:5001");
