@@ -50,10 +50,6 @@ impl KnownUsers {
         &self.files
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.iter().all(|f| f.images.is_empty())
-    }
-
     /// What user does the image `image` (a container's `image` field, as written) run as, if
     /// any file says? The most exact entry of all files wins (digest, then tag, then
     /// repository); between equally exact entries of different files, the file given last.

@@ -86,8 +86,8 @@ impl ImageRef {
             }
         }
         let domain = match domain {
-            // Docker Hub's legacy names are the same registry.
-            "index.docker.io" | "registry-1.docker.io" => DEFAULT_DOMAIN,
+            // Docker Hub's legacy name, which distribution/reference normalises too.
+            "index.docker.io" => DEFAULT_DOMAIN,
             other => other,
         };
         let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {

@@ -337,7 +337,7 @@ fn overlap<'s>(
             m.is_resource()
                 && !m.is_hook()
                 && m.namespace() == workload.namespace()
-                && m.id() != workload.id()
+                && !(m.kind() == workload.kind() && m.name() == workload.name())
         })
         .find_map(|other| {
             let labels = workloads::pod_template(other, ctx.pod_templates)

@@ -247,18 +247,18 @@ impl HardenContainers {
         }
         let sys_admin = added.iter().any(|cap| cap == "SYS_ADMIN");
         match root {
+            // Already dropped by the chart: nothing to do, nothing to say.
+            _ if drops_all(sc) => {}
             // A container explicitly run as UID 0 is root for a reason (chown a volume, set a
             // sysctl): dropping its default capabilities would take that away.
-            Root::Is if !drops_all(sc) => conflicts.push(format!(
+            Root::Is => conflicts.push(format!(
                 "{who} runs as UID 0, so its capabilities are left as they are"
             )),
             // A node agent that may run as root reads files on the node owned by other users
             // (journals, other pods' logs): without CAP_DAC_OVERRIDE/DAC_READ_SEARCH it cannot.
-            Root::May if host_path && !drops_all(sc) => conflicts.push(format!(
+            Root::May if host_path => conflicts.push(format!(
                 "{who} may run as root in a pod with hostPath volumes (a node agent), so its capabilities are left as they are: root without them cannot read the node's files it does not own"
             )),
-            Root::Is | Root::May if drops_all(sc) => {}
-            Root::Is => {}
             Root::May => {
                 if drop_all(sc, who, conflicts) {
                     notes.push(format!(
