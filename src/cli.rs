@@ -70,7 +70,86 @@ pub enum Command {
         /// An action key (e.g. `jsonPatch`) or a profile name.
         name: Option<String>,
     },
+    /// List the images a stream's pods use (normalised, with the resources using them); with
+    /// --resolve, read each image's user from its registry and write an `ImageUsers` file.
+    Images(ImagesArgs),
 }
+
+/// `pulse-harden images`: the only command that may reach the network, and only with
+/// `--resolve`.
+#[derive(Debug, Args)]
+#[command(after_help = IMAGES_EXAMPLES)]
+pub struct ImagesArgs {
+    /// Read the stream from this file instead of stdin.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Fetch each image's config from its registry and write an `ImageUsers` file (sorted,
+    /// with the digest each reference resolved to and when) instead of the listing.
+    #[arg(long)]
+    pub resolve: bool,
+
+    /// Write to this file (atomically) instead of stdout; nothing is written on any error.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// An `ImageUsers` file to keep: only images it says nothing about are resolved, and its
+    /// entries are written back with the new ones. A file that does not exist yet is empty.
+    #[arg(
+        short = 'p',
+        long = "existing",
+        value_name = "EXISTING",
+        requires = "resolve"
+    )]
+    pub existing: Option<PathBuf>,
+
+    /// For a multi-platform image, the platform whose user is recorded.
+    #[arg(
+        long,
+        value_name = "OS/ARCH",
+        default_value = "linux/amd64",
+        requires = "resolve"
+    )]
+    pub platform: pulse_harden::images::resolve::Platform,
+
+    /// Reach this registry over plain HTTP instead of HTTPS: `HOST` (any port) or
+    /// `HOST:PORT`. Repeatable.
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]", requires = "resolve")]
+    pub plain_http: Vec<String>,
+
+    /// Give up on a registry request after this many seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        requires = "resolve"
+    )]
+    pub timeout: u64,
+
+    /// At most this many images are resolved at once.
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "resolve")]
+    pub parallel: usize,
+}
+
+const IMAGES_EXAMPLES: &str = "\
+Examples:
+  # The images a chart uses, and which resources use them
+  helm template web ./chart | pulse-harden images
+
+  # CI: record (and refresh) what user each image runs as; commit image-users.yaml and
+  # render with `-p image-users.yaml`, which never reaches the network
+  helm template web ./chart \\
+      | pulse-harden images --resolve -p image-users.yaml -o image-users.yaml
+
+Credentials come from $DOCKER_CONFIG/config.json (else ~/.docker/config.json), `auths`
+entries; registries that answer with a bearer-token challenge are asked for a token with them.
+HTTPS_PROXY/NO_PROXY are honoured (never for loopback registries). HTTPS certificates are
+checked against Mozilla's roots, or against the PEM file SSL_CERT_FILE names.
+
+Exit codes:
+  0  success
+  2  error: bad input, or a registry or image that could not be read (named; no file is
+     written)";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -4,7 +4,7 @@
 mod cli;
 
 use anyhow::{Context, Result, anyhow, bail};
-use cli::{Cli, Command, ReportArgs, ReportFormat, RunArgs, When};
+use cli::{Cli, Command, ImagesArgs, ReportArgs, ReportFormat, RunArgs, When};
 use pulse_harden::files::{self, Mode};
 use pulse_harden::images::KnownUsers;
 use pulse_harden::manifest::Manifest;
@@ -41,6 +41,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", explain::explain(name.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Images(args)) => images(&args),
         None => harden(&cli.run),
     }
 }
@@ -103,7 +104,70 @@ fn harden_stream(
     }
     match &args.output {
         Some(path) => files::replace(path, Mode::KeepExisting { private }, |f| output.write_to(f))?,
-        None => write_stdout(&output)?,
+        None => write_stdout(|out| output.write_to(out))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pulse-harden images`: the listing, or with `--resolve` the `ImageUsers` file. The only
+/// path that creates a registry client.
+fn images(args: &ImagesArgs) -> Result<ExitCode> {
+    use pulse_harden::images::{ImageUsers, auth, list, registry, resolve};
+    let input = read_input(args.input.as_deref())?;
+    let stream = stream::read(&input)?;
+    let used = list::images_of(&stream.manifests)?;
+    let text = if args.resolve {
+        let existing = match &args.existing {
+            Some(path) if path.exists() => ImageUsers::load(path)?,
+            Some(path) => ImageUsers {
+                origin: path.display().to_string(),
+                images: Vec::new(),
+            },
+            None => ImageUsers {
+                origin: String::new(),
+                images: Vec::new(),
+            },
+        };
+        let in_stream = used.len();
+        let wanted: Vec<_> = used
+            .into_iter()
+            .map(|u| u.image)
+            .filter(|image| existing.user_for(image).is_none())
+            .collect();
+        let known = in_stream - wanted.len();
+        let client = registry::Client::new(
+            &registry::Options {
+                plain_http: args.plain_http.clone(),
+                timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+                ca_file: std::env::var_os("SSL_CERT_FILE")
+                    .filter(|f| !f.is_empty())
+                    .map(Into::into),
+            },
+            auth::Credentials::from_environment()?,
+        )?;
+        let resolved = resolve::resolve_all(&client, &wanted, &args.platform, args.parallel)?;
+        for r in &resolved {
+            if let Some(note) = &r.note {
+                to_stderr(&format!("pulse-harden: {}: {note}\n", r.image));
+            }
+        }
+        let known = match known {
+            0 => String::new(),
+            n => format!("; {n} more already in {}", existing.origin),
+        };
+        to_stderr(&format!(
+            "pulse-harden: resolved {} from their registries{known}\n",
+            report::plural(resolved.len(), "image", "images"),
+        ));
+        resolve::update(existing, &resolved, &resolve::timestamp()).to_yaml()?
+    } else {
+        list::render(&used)
+    };
+    match &args.output {
+        Some(path) => files::replace(path, Mode::KeepExisting { private: false }, |f| {
+            f.write_all(text.as_bytes())
+        })?,
+        None => write_stdout(|out| out.write_all(text.as_bytes()))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -253,9 +317,9 @@ fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     Ok(input)
 }
 
-fn write_stdout(output: &stream::Rendered) -> Result<()> {
+fn write_stdout(write: impl FnOnce(&mut std::io::StdoutLock) -> std::io::Result<()>) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match output.write_to(&mut stdout).and_then(|()| stdout.flush()) {
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
         // Whoever reads us stopped listening (`| head`): not our error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to stdout"),

@@ -1,9 +1,15 @@
 //! Images as a small domain of their own: references normalised the way container runtimes
 //! read them ([`ImageRef`]), the `ImageUsers` file that says what user each image runs as
 //! ([`ImageUsers`]), and the one question the transforms ask: what user does this container's
-//! image run as, if known ([`KnownUsers::user_of`])? Nothing here touches the network.
+//! image run as, if known ([`KnownUsers::user_of`])? Only `pulse-harden images --resolve`
+//! reaches the network: [`registry`] and [`resolve`] read users from registries, [`auth`]
+//! finds credentials, [`list`] lists a stream's images. Rendering never creates a client.
 
+pub mod auth;
+pub mod list;
 mod reference;
+pub mod registry;
+pub mod resolve;
 mod users;
 
 pub use reference::{DEFAULT_DOMAIN, DEFAULT_TAG, ImageRef};

@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod helm;
 pub mod helm_home;
 pub mod pss;
+pub mod registry;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
