@@ -113,7 +113,7 @@ data: {image: nginx}
             "\
 docker.io/library/busybox:latest  Deployment/prod/web
 docker.io/library/nginx:latest    Deployment/prod/web
-quay.io/minio/mc:RELEASE.2024     CronJob/backup
+quay.io/minio/mc:RELEASE.2024     CronJob/(release namespace)/backup
 "
         );
     }
@@ -124,7 +124,7 @@ quay.io/minio/mc:RELEASE.2024     CronJob/backup
         let stream = stream::read(text.as_bytes()).unwrap();
         assert_eq!(
             images_of(&stream.manifests).unwrap_err().to_string(),
-            "Pod/p, container c: image reference `Bad Image` contains white space"
+            "Pod/(release namespace)/p, container c: image reference `Bad Image` contains white space"
         );
     }
 }
