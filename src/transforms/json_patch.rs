@@ -98,7 +98,8 @@ Paths are JSON pointers with two extensions: `*` means every element of a list (
 value of a map), and `[name=web]` means the list elements whose `name` is `web`. A wildcard
 over a list that is absent is a no-op, not an error.
 
-In `mode: ifAbsent` an `add` keeps a value that is already there, and an append (`/-`)
+In `mode: ifAbsent` an `add` keeps a value that is already there (an explicit `null`, such as
+`annotations:` with nothing after it, counts as absent and is replaced), and an append (`/-`)
 skips an element the list already holds, so a second run changes nothing. A failing `test`
 or a missing path is an error naming the patch file, step and resource, unless the step
 says `onFailure: skip`.
@@ -227,14 +228,16 @@ fn count_nodes(value: &Value) -> usize {
     count
 }
 
-/// For `ifAbsent`: the path exists already, or (for an append) the list holds the value.
+/// For `ifAbsent`: the path holds a value already, or (for an append) the list holds the
+/// value. An explicit `null` (`annotations:` with nothing after it) is absent, as it is to
+/// Kubernetes, so `add /metadata/annotations {}` replaces it.
 fn already_there(doc: &Value, path: &Pointer, value: &Value) -> bool {
     match path.split_back() {
         Some((parent, last)) if last.decoded() == "-" => doc
             .pointer(parent.as_str())
             .and_then(Value::as_array)
             .is_some_and(|items| items.contains(value)),
-        _ => doc.pointer(path.as_str()).is_some(),
+        _ => doc.pointer(path.as_str()).is_some_and(|v| !v.is_null()),
     }
 }
 
@@ -345,6 +348,20 @@ mod tests {
         run(ops.clone(), &mut doc, Mode::IfAbsent).unwrap();
         run(ops, &mut doc, Mode::IfAbsent).unwrap();
         assert_eq!(doc, json!({"drop": ["NET_RAW", "ALL"]}));
+    }
+
+    #[test]
+    fn if_absent_replaces_explicit_nulls() {
+        // gitea's postgresql-hl Service renders `annotations:` with nothing after it.
+        let mut doc = json!({"metadata": {"annotations": null}});
+        let ops = json!([
+            {"op": "add", "path": "/metadata/annotations", "value": {}},
+            {"op": "add", "path": "/metadata/annotations/x", "value": "y"}
+        ]);
+        run(ops.clone(), &mut doc, Mode::IfAbsent).unwrap();
+        assert_eq!(doc, json!({"metadata": {"annotations": {"x": "y"}}}));
+        run(ops, &mut doc, Mode::IfAbsent).unwrap();
+        assert_eq!(doc, json!({"metadata": {"annotations": {"x": "y"}}}));
     }
 
     #[test]
