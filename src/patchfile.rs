@@ -193,12 +193,19 @@ impl<'de> Visitor<'de> for StepVisitor {
                 Action::KEYS.join(", ")
             ))
         })?;
+        let target: Target = target.unwrap_or_default();
+        if container_names.is_some() && target != Target::Containers && !action.per_container() {
+            return Err(de::Error::custom(format!(
+                "step `{name}`: `containerNames` needs `target: containers` with `{}`, which does not work container by container",
+                action.key()
+            )));
+        }
         Ok(Step {
             name,
             description,
             select: select.unwrap_or_default(),
             exclude: exclude.unwrap_or_default(),
-            target: target.unwrap_or_default(),
+            target,
             container_names,
             mode: mode.unwrap_or_default(),
             on_failure: on_failure.unwrap_or_default(),
@@ -377,6 +384,24 @@ mod tests {
         assert_eq!(set.steps.len(), 1);
         assert_eq!(set.steps[0].target, Target::Containers);
         assert_eq!(set.steps[0].action.key(), "jsonPatch");
+    }
+
+    #[test]
+    fn container_names_work_with_container_actions_only() {
+        let step = |target: &str, action: &str| {
+            parse(
+                &format!("{HEAD}  - name: a\n{target}    containerNames: [web]\n    {action}\n"),
+                "p.yaml",
+            )
+        };
+        step("", "setImagePullPolicy: {policy: Always}").unwrap();
+        step("    target: podSpec\n", "hardenContainers: {}").unwrap();
+        step("    target: containers\n", "mergePatch: {}").unwrap();
+        assert_eq!(
+            format!("{:#}", step("", "mergePatch: {}").unwrap_err()),
+            "p.yaml:4:5: step `a`: `containerNames` needs `target: containers` with `mergePatch`, which does not work container by container"
+        );
+        assert!(step("    target: podSpec\n", "setSeccomp: {}").is_err());
     }
 
     #[test]

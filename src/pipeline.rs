@@ -296,6 +296,7 @@ fn apply_to_targets(
         kind,
         group,
         pod_templates: &set.pod_templates,
+        container_names: step.container_names.as_ref(),
         resource: m,
         stream,
     };
@@ -325,11 +326,7 @@ fn apply_to_targets(
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    if step
-                        .container_names
-                        .as_ref()
-                        .is_none_or(|names| names.matches(&name))
-                    {
+                    if ctx.picks_container(container) {
                         let outcome = step
                             .action
                             .apply(container, &ctx)

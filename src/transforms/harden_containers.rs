@@ -83,7 +83,8 @@ Harden without breaking:
 
 The writable mounts need the pod's `volumes`, so the action works on pod specs.
 
-Target: `podSpec` (or `resource`, which finds the pod template itself).
+Target: `podSpec` (or `resource`, which finds the pod template itself); the step's
+`containerNames` picks the containers (all when absent).
 
 Options:
 
@@ -110,6 +111,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let spec = match targets::pod_spec(target, ctx) {
@@ -132,6 +134,9 @@ Example:
         let mut new_volumes = Vec::new();
         let mut conflicts = Vec::new();
         for (list, container) in crate::pod::containers_mut(spec) {
+            if !ctx.picks_container(container) {
+                continue;
+            }
             let who = targets::describe(list, container);
             let runs_as_root = targets::security_field(container, "runAsUser")
                 .and_then(Value::as_i64)

@@ -53,8 +53,10 @@ pub struct Context<'a> {
     /// Kind and API group of the resource the target belongs to.
     pub kind: &'a str,
     pub group: &'a str,
-    /// Pod template paths the patch set declares for custom resources.
+    /// Pod template paths the patch sets declare for custom resources.
     pub pod_templates: &'a [crate::pod::PodTemplatePath],
+    /// The step's `containerNames`: the containers a container action works on.
+    pub container_names: Option<&'a crate::select::Globs>,
     /// The resource the target belongs to, as it stood before this step.
     pub resource: &'a Manifest,
     /// Every document of the stream as it stood before this step touched this resource
@@ -62,6 +64,15 @@ pub struct Context<'a> {
     /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
     /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
+}
+
+impl Context<'_> {
+    /// Does the step's `containerNames` pick this container (every container when the step
+    /// names none)?
+    pub fn picks_container(&self, container: &Value) -> bool {
+        let name = container.get("name").and_then(Value::as_str).unwrap_or("");
+        self.container_names.is_none_or(|names| names.matches(name))
+    }
 }
 
 /// How an action went for one target; the pipeline reports everything but `Applied`.
@@ -100,6 +111,11 @@ pub trait Transform {
     /// Whether the action works only on resources with a pod template, even as
     /// `target: resource`; the pipeline then skips other resources without reading them.
     const NEEDS_POD_TEMPLATE: bool = false;
+    /// Whether the action works container by container whatever the step's target, so the
+    /// step's `containerNames` picks the containers it touches (through
+    /// [`Context::picks_container`]). For other actions `containerNames` needs
+    /// `target: containers`.
+    const PER_CONTAINER: bool = false;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -154,6 +170,13 @@ macro_rules! registry {
                 }
             }
 
+            /// See [`Transform::PER_CONTAINER`].
+            pub fn per_container(&self) -> bool {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::PER_CONTAINER),*
+                }
+            }
+
             /// See [`Transform::READS_STREAM`].
             pub fn reads_stream(&self) -> StreamReads {
                 match self {
@@ -197,6 +220,7 @@ pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifes
         kind: resource.kind(),
         group: resource.group(),
         pod_templates: &[],
+        container_names: None,
         resource,
         stream,
     }

@@ -166,7 +166,8 @@ Why: an application moved behind a path prefix (`/api/v1/status` became
 never become ready. This fixes the probes without forking the chart.
 
 Target: `target: resource` (the default; every pod template of the resource, all container
-lists), or `podSpec`, or `containers` (then the step's `containerNames` picks containers too).
+lists), or `podSpec`, or `containers`; the step's `containerNames` picks containers too, with
+any target.
 `mode` makes no difference: a path is always rewritten when a rule matches it.
 
 Options:
@@ -201,12 +202,14 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers: Vec<&mut Value> = if let Some(spec) = workloads::pod_spec(target, ctx) {
             pod::containers_mut(spec)
                 .into_iter()
                 .map(|(_, c)| c)
+                .filter(|c| ctx.picks_container(c))
                 .collect()
         } else if workloads::is_resource(target) {
             return Ok(Outcome::NotApplicable(format!(

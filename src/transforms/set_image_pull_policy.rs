@@ -63,6 +63,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers = match targets::containers(target, ctx) {
