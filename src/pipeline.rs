@@ -3,14 +3,21 @@
 
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
-use crate::pod;
+use crate::pod::{self, PodTemplatePath};
 use crate::report::{self, Entry, Report, StepResult};
 use crate::transforms::{Context, Outcome, StreamReads};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
-    read_selected_fully(manifests, sets)?;
+    // A custom resource's pod template, declared in any patch set, is known to every step
+    // of the run: a built-in profile hardens an Argo Rollout a team's file declares.
+    let templates: Vec<PodTemplatePath> = sets
+        .iter()
+        .flat_map(|set| set.pod_templates.iter().cloned())
+        .collect();
+    let templates = templates.as_slice();
+    read_selected_fully(manifests, sets, templates)?;
     let mut report = Report::default();
     for set in sets {
         for step in &set.steps {
@@ -29,7 +36,7 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                     let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
                     (StepResult::Skipped { reason }, None, Vec::new())
                 } else {
-                    apply_step(set, step, m, manifests)?
+                    apply_step(set, step, m, manifests, templates)?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -116,7 +123,11 @@ fn selects(step: &Step, m: &Manifest) -> bool {
 /// The stream reader builds only what selectors look at. Documents some step selects are read
 /// in full here, and so are those a cross-resource action reads (see `StreamReads`); the
 /// others are never changed, so what was read of them holds for every step.
-fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
+fn read_selected_fully(
+    manifests: &mut [Manifest],
+    sets: &[PatchSet],
+    templates: &[PodTemplatePath],
+) -> Result<()> {
     let steps = || {
         sets.iter()
             .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
@@ -131,16 +142,12 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
         }
     }
     // A pod-targeting step reports a resource without a pod template from its head alone.
-    let needs_body = |set: &PatchSet, step: &Step, m: &Manifest| {
+    let needs_body = |step: &Step, m: &Manifest| {
         selects(step, m)
-            && (pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some()
-                || !needs_pod(step))
+            && (pod::template_path(m.kind(), m.group(), templates).is_some() || !needs_pod(step))
     };
     for m in manifests.iter_mut() {
-        if everything
-            || kinds.contains(&m.kind())
-            || steps().any(|(set, step)| needs_body(set, step, m))
-        {
+        if everything || kinds.contains(&m.kind()) || steps().any(|(_, step)| needs_body(step, m)) {
             m.read_fully()?;
         }
     }
@@ -210,13 +217,19 @@ struct Notes {
     generated: Vec<Value>,
 }
 
-fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) -> Result<Applied> {
+fn apply_step(
+    set: &PatchSet,
+    step: &Step,
+    m: &Manifest,
+    stream: &[Manifest],
+    templates: &[PodTemplatePath],
+) -> Result<Applied> {
     let Some(before) = &m.value else {
         let reason = "empty document".into();
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     };
     let has_pod = || {
-        pod::template_path(m.kind(), m.group(), &set.pod_templates)
+        pod::template_path(m.kind(), m.group(), templates)
             .and_then(|path| before.pointer(&format!("{path}/spec")))
             .is_some_and(Value::is_object)
     };
@@ -226,7 +239,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
-    let notes = match apply_to_targets(set, step, m, stream, &mut working) {
+    let notes = match apply_to_targets(step, m, stream, templates, &mut working) {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -284,10 +297,10 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
 
 /// Applies the step's action to each of its targets inside one resource.
 fn apply_to_targets(
-    set: &PatchSet,
     step: &Step,
     m: &Manifest,
     stream: &[Manifest],
+    templates: &[PodTemplatePath],
     resource: &mut Value,
 ) -> Result<Notes> {
     let (kind, group) = (m.kind(), m.group());
@@ -295,7 +308,7 @@ fn apply_to_targets(
         mode: step.mode,
         kind,
         group,
-        pod_templates: &set.pod_templates,
+        pod_templates: templates,
         container_names: step.container_names.as_ref(),
         resource: m,
         stream,
@@ -311,7 +324,7 @@ fn apply_to_targets(
     match step.target {
         Target::Resource => note(step.action.apply(resource, &ctx)?),
         Target::PodSpec | Target::Containers => {
-            let Some(spec) = pod::pod_spec_mut(resource, kind, group, &set.pod_templates) else {
+            let Some(spec) = pod::pod_spec_mut(resource, kind, group, templates) else {
                 note(Outcome::NotApplicable(format!(
                     "{kind} has no pod template"
                 )));
