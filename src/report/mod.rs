@@ -179,7 +179,7 @@ fn changed_paths(before: &Value, after: &Value, path: &mut String, out: &mut Vec
     if before == after {
         return;
     }
-    let mut at = |token: &str, path: &mut String, each: &mut dyn FnMut(&mut String)| {
+    let at = |token: &str, path: &mut String, each: &mut dyn FnMut(&mut String)| {
         let len = path.len();
         path.push('/');
         path.push_str(&token.replace('~', "~0").replace('/', "~1"));
