@@ -56,7 +56,8 @@ of a pod:
 
 - `allowPrivilegeEscalation: false` where absent;
 - `privileged: false` where absent;
-- `capabilities.drop` gains `ALL` (what is already in `drop` and in `add` stays);
+- `capabilities.drop` gains `ALL` (what is already in `drop` and in `add` stays; `all` in
+  lower case does not count, as it does not for the Pod Security Standards);
 - with `readOnlyRootFilesystem: true`: `readOnlyRootFilesystem: true` where absent, plus a
   writable `emptyDir` mounted at each of `writablePaths` (`/tmp` by default) unless the
   container already mounts something there.
@@ -327,15 +328,15 @@ fn drop_all(sc: &mut Map<String, Value>, who: &str, conflicts: &mut Vec<String>)
     }
 }
 
-/// Does `capabilities.drop` already hold `ALL`?
+/// Does `capabilities.drop` already hold `ALL`? Exactly `ALL`: the Pod Security Standards
+/// (and `checkPodSecurity`) do not count `all` or `CAP_ALL`, so neither do we.
 fn drops_all(sc: &Map<String, Value>) -> bool {
     sc.get("capabilities")
         .and_then(|c| c.get("drop"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
-        .any(|cap| normalize(cap) == "ALL")
+        .any(|cap| cap == "ALL")
 }
 
 /// `<container>-<path>` as a DNS label (at most 63 characters), with `-2`, `-3`… when taken.
@@ -384,6 +385,17 @@ mod tests {
         assert_eq!(
             spec["containers"][0]["securityContext"],
             json!({"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["NET_RAW", "ALL"]}, "privileged": false, "allowPrivilegeEscalation": false})
+        );
+    }
+
+    #[test]
+    fn lower_case_all_is_not_dropping_all() {
+        // The Pod Security Standards compare `ALL` exactly: `all` drops nothing they count.
+        let mut spec = json!({"containers": [{"name": "a", "securityContext": {"capabilities": {"drop": ["all"]}}}]});
+        run(json!({}), &mut spec);
+        assert_eq!(
+            spec["containers"][0]["securityContext"]["capabilities"]["drop"],
+            json!(["all", "ALL"])
         );
     }
 
