@@ -1,6 +1,7 @@
 //! Runs every step of every patch set, in order, over the selected resources, and records
 //! what happened. A step changes a resource all or nothing.
 
+use crate::lists;
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
@@ -17,6 +18,8 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
         .flat_map(|set| set.pod_templates.iter().cloned())
         .collect();
     let templates = templates.as_slice();
+    // Helm applies a List's items one by one: steps see them as resources.
+    let lists = lists::open(manifests)?;
     read_selected_fully(manifests, sets, templates)?;
     let mut report = Report::default();
     for set in sets {
@@ -89,6 +92,7 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             }
         }
     }
+    lists::close(manifests, lists);
     Ok(report)
 }
 
