@@ -9,6 +9,7 @@ pub mod glob;
 pub mod helm_log;
 pub mod lists;
 pub mod manifest;
+pub mod names;
 pub mod patchfile;
 pub mod pipeline;
 pub mod pod;

@@ -16,7 +16,18 @@ pub struct PodTemplatePath {
     pub group: Option<Globs>,
     pub kind: Globs,
     /// JSON pointer to the pod template (the object holding `metadata` and `spec`).
+    #[serde(deserialize_with = "pointer")]
     pub path: String,
+}
+
+fn pointer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    if !path.starts_with('/') {
+        return Err(serde::de::Error::custom(format!(
+            "pod template path `{path}` must be a JSON pointer starting with `/` (e.g. /spec/template)"
+        )));
+    }
+    Ok(path)
 }
 
 /// The JSON pointer to the pod template (`metadata` + `spec`) of a resource, if it has one.

@@ -39,12 +39,19 @@ impl TryFrom<String> for AbsolutePath {
     type Error = String;
 
     fn try_from(path: String) -> Result<Self, String> {
-        if !path.starts_with('/') || path.len() < 2 {
+        let trimmed = path.trim_end_matches('/');
+        if !path.starts_with('/')
+            || trimmed.is_empty()
+            || trimmed
+                .split('/')
+                .skip(1)
+                .any(|part| matches!(part, "" | "." | ".."))
+        {
             return Err(format!(
-                "writable path `{path}` must be an absolute path below `/`"
+                "writable path `{path}` must be an absolute path below `/`, without `//`, `.` or `..`"
             ));
         }
-        Ok(AbsolutePath(path.trim_end_matches('/').to_string()))
+        Ok(AbsolutePath(trimmed.to_string()))
     }
 }
 
@@ -112,6 +119,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::POD_TARGETS;
     const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {

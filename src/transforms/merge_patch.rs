@@ -62,6 +62,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::ANY_TARGET;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         match (ctx.mode, target) {

@@ -37,6 +37,36 @@ pub enum Mode {
     IfAbsent,
 }
 
+/// What a step's action is applied to inside each selected resource.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// The whole resource.
+    #[default]
+    Resource,
+    /// Every pod spec (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+    /// ReplicationController, Job, CronJob, and declared custom resources).
+    PodSpec,
+    /// Every container, init container and ephemeral container of every pod spec.
+    Containers,
+}
+
+impl Target {
+    /// How a patch file writes it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Target::Resource => "resource",
+            Target::PodSpec => "podSpec",
+            Target::Containers => "containers",
+        }
+    }
+}
+
+/// Every target: what the generic actions work on.
+pub const ANY_TARGET: &[Target] = &[Target::Resource, Target::PodSpec, Target::Containers];
+/// Pod-level actions: a pod spec, or a resource whose pod template they find.
+pub const POD_TARGETS: &[Target] = &[Target::Resource, Target::PodSpec];
+
 /// Which documents of the stream, besides its own target, an action reads in full.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StreamReads {
@@ -116,6 +146,9 @@ pub trait Transform {
     /// [`Context::picks_container`]). For other actions `containerNames` needs
     /// `target: containers`.
     const PER_CONTAINER: bool = false;
+    /// The step targets the action can work on; a step with another is refused when the
+    /// patch file loads.
+    const TARGETS: &'static [Target] = &[Target::Resource];
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -167,6 +200,13 @@ macro_rules! registry {
             pub fn needs_pod_template(&self) -> bool {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::NEEDS_POD_TEMPLATE),*
+                }
+            }
+
+            /// See [`Transform::TARGETS`].
+            pub fn targets(&self) -> &'static [Target] {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::TARGETS),*
                 }
             }
 
