@@ -174,6 +174,57 @@ fn the_json_report_has_a_stable_shape() {
     );
 }
 
+/// A program reading the JSON report from stderr must be able to parse all of stderr: no
+/// check or strict text, no summary line after it.
+#[test]
+fn a_json_report_on_stderr_is_all_of_stderr_with_check_and_strict() {
+    let summary = [("PULSE_HARDEN_SUMMARY", "always")];
+    for args in [
+        &["--check", "--report", "-", "--report-format", "json"][..],
+        &["--strict", "--report", "-", "--report-format", "json"],
+        &[
+            "--check",
+            "--strict",
+            "--report",
+            "-",
+            "--report-format",
+            "json",
+        ],
+        // Without --report, check and strict put the JSON report on stderr.
+        &["--check", "--strict", "--report-format", "json"],
+    ] {
+        let out = run(args, &summary);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+        let report: serde_json::Value = serde_json::from_str(&out.stderr).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stderr is not one JSON document ({e}):\n{}",
+                out.stderr
+            )
+        });
+        assert_eq!(report["summary"]["changed"], 3, "{args:?}");
+        assert_eq!(report["unmatchedSteps"][0], "patches.yaml: ingress-class");
+    }
+    let diff = run(
+        &[
+            "--check",
+            "--diff",
+            "--report",
+            "-",
+            "--report-format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        (diff.code, diff.stderr.as_str()),
+        (
+            2,
+            "pulse-harden: error: --diff writes text to stderr, where the JSON report goes: write the report to a file (--report FILE)\n"
+        )
+    );
+}
+
 #[test]
 fn exit_codes_and_nothing_on_stdout_unless_it_succeeded() {
     let dir = temp_dir("exit");
