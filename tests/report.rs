@@ -327,18 +327,23 @@ fn colour_and_summary_only_on_a_terminal_unless_asked() {
 
     let no_color = run(&["--diff", "--color", "always"], &[("NO_COLOR", "1")]);
     assert!(!no_color.stderr.contains('\x1b'));
+    assert!(no_color.stderr.contains("\n-"), "the diff itself stays");
+    // `NO_COLOR` counts only when set and not empty (no-color.org).
+    let empty = run(&["--diff", "--color", "always"], &[("NO_COLOR", "")]);
+    assert!(empty.stderr.contains("\x1b[31m-"), "{}", empty.stderr);
 
     let quiet = run(&["--summary", "never"], &[]);
     assert_eq!(quiet.stderr, "");
 }
 
-/// A real terminal: `script` (util-linux) runs the binary on a pseudo-terminal.
+/// A real terminal: `script` (util-linux, in every Debian) runs the binary on a
+/// pseudo-terminal. Without it this test fails rather than pass on a pipe's behaviour.
 #[test]
 fn on_a_terminal_the_summary_shows_and_the_diff_is_coloured() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is needed to test what a terminal shows"
+    );
     let command = format!(
         "'{}' -p patches.yaml -f input.yaml --diff -o /dev/null",
         env!("CARGO_BIN_EXE_pulse-harden")
