@@ -376,6 +376,96 @@ fn on_a_terminal_the_summary_shows_and_the_diff_is_coloured() {
     assert!(!String::from_utf8_lossy(&no_color.stdout).contains("\x1b[32m"));
 }
 
+/// The fenced block of `lang` in the README that follows the line containing `after`.
+fn readme_block(after: &str, lang: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find(after)
+        .unwrap_or_else(|| panic!("README: `{after}`"));
+    let fence = format!("```{lang}\n");
+    let body = &readme[start..];
+    let open = body.find(&fence).unwrap() + fence.len();
+    let close = body[open..].find("\n```").unwrap();
+    body[open..open + close + 1].to_string()
+}
+
+/// Is `part` (the README's abridged JSON) contained in `whole` (the real report)? Maps:
+/// every key of `part`, with a contained value; lists: every element contained in some
+/// element of `whole`.
+fn contained(part: &serde_json::Value, whole: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (part, whole) {
+        (Value::Object(p), Value::Object(w)) => p
+            .iter()
+            .all(|(k, v)| w.get(k).is_some_and(|wv| contained(v, wv))),
+        (Value::Array(p), Value::Array(w)) => {
+            p.iter().all(|pv| w.iter().any(|wv| contained(pv, wv)))
+        }
+        _ => part == whole,
+    }
+}
+
+/// The README's example text report and JSON report are what the binary says for the Health
+/// API seed chart rendered by the real Helm 4, with the example patch set.
+#[test]
+fn the_readme_report_examples_are_the_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let home = temp_dir("readme-examples");
+    let rendered = helm_in("helm", &home)
+        .current_dir(root)
+        .args([
+            "template",
+            "health-api",
+            "tests/charts/health-api",
+            "-n",
+            "health-api",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let harden = |args: &[&str]| {
+        let mut cmd = bin();
+        cmd.current_dir(root)
+            .args(["-p", "examples/patches.yaml"])
+            .args(args);
+        let run = common::feed(&mut cmd, &rendered.stdout);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stderr
+    };
+
+    let console = readme_block("real report for the Health API seed chart", "console");
+    let shown: String = console
+        .lines()
+        .skip_while(|l| l.starts_with('$') || l.starts_with("    "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        harden(&["--report", "-"]),
+        shown,
+        "the README's text report is not the real one"
+    );
+
+    let readme_json: serde_json::Value =
+        serde_json::from_str(&readme_block("**The JSON report**", "json")).unwrap();
+    let real: serde_json::Value =
+        serde_json::from_str(&harden(&["--report", "-", "--report-format", "json"])).unwrap();
+    assert_eq!(readme_json["summary"], real["summary"]);
+    assert!(
+        contained(&readme_json, &real),
+        "the README's JSON report is not part of the real one:\n{real:#}"
+    );
+    // The summary line the README shows for the Helm 4 log and PULSE_HARDEN_SUMMARY.
+    let summary = shown.lines().next().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("`{summary}`")), "{summary}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
 fn helm(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".tools/bin")
