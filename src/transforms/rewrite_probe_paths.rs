@@ -94,7 +94,52 @@ fn non_empty_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Rule>, D::Erro
             cycle.join(", then ")
         )));
     }
+    if let Some(e) = never_settling(&rules) {
+        return Err(serde::de::Error::custom(e));
+    }
     Ok(rules)
+}
+
+/// The path the rules make of `path`, applied until no rule changes it any more (rules that
+/// chain, `/a/` → `/b/` then `/b/` → `/c/`, end at `/c/` in one run, so a second run changes
+/// nothing); `None` when no rule matches. Rules that never settle are an error.
+fn settle(rules: &[Rule], path: &str) -> Result<Option<String>> {
+    let mut trail = vec![path.to_string()];
+    let mut current = path.to_string();
+    while let Some(next) = rules.iter().find_map(|r| r.rewrite(&current)) {
+        if next == current {
+            break;
+        }
+        let revisits = trail.contains(&next);
+        trail.push(next.clone());
+        if revisits || trail.len() > rules.len() + MAX_EXTRA_REWRITES {
+            bail!(
+                "the rules are not idempotent: they rewrite {} and would go on; anchor the patterns so no rule matches what the rules write",
+                trail
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            );
+        }
+        current = next;
+    }
+    Ok((trail.len() > 1 || rules.iter().any(|r| r.rewrite(path).is_some())).then_some(current))
+}
+
+/// Rules that never settle on a path they write themselves: each rule's output, when it is
+/// plain text (a prefix rule's `to`, a regex replacement without `$` groups), is run through
+/// the rules as a probe path would be. Catches regex rules that undo each other when the
+/// patch file loads.
+fn never_settling(rules: &[Rule]) -> Option<String> {
+    rules.iter().find_map(|rule| {
+        let written = match rule {
+            Rule::Prefix { to, .. } => to.as_str(),
+            Rule::Regex { replacement, .. } if !replacement.contains('$') => replacement.as_str(),
+            Rule::Regex { .. } => return None,
+        };
+        settle(rules, written).err().map(|e| e.to_string())
+    })
 }
 
 /// Prefix rules whose outputs feed each other round in a circle (`/a/` → `/b/`, then
@@ -240,9 +285,10 @@ any target.
 Options:
 - `rules` (required): tried in order; the first that matches a path rewrites it, and the
   rules run again on the result until none changes it (`/a/` → `/b/` then `/b/` → `/c/`
-  takes `/a/x` to `/c/x` in one run), so a second run changes nothing. Prefix rules that
-  lead round in a circle are refused when the patch file loads; regex rules that never
-  settle are an error when they do.
+  takes `/a/x` to `/c/x` in one run), so a second run changes nothing. Rules that lead round
+  in a circle or match their own output are refused when the patch file loads (prefix rules,
+  and regex rules whose replacement is plain text); a regex rule with `$` groups that never
+  settles is an error when it runs.
   - `prefix: {from: /api/, to: /execution/api/}` replaces a leading `from`. When `to` starts
     with `from` (`/` → `/app/`), a path already starting with `to` is left alone, so a second
     run changes nothing.
@@ -327,7 +373,7 @@ impl RewriteProbePaths {
             if !self.port_selected(http.get("port"), container) {
                 continue;
             }
-            let Some(new_path) = self.settle(path)? else {
+            let Some(new_path) = settle(&self.rules, path)? else {
                 continue;
             };
             matched += 1;
@@ -336,37 +382,6 @@ impl RewriteProbePaths {
             }
         }
         Ok(matched)
-    }
-
-    /// The path the rules make of `path`, applied until no rule changes it any more (rules
-    /// that chain, `/a/` → `/b/` then `/b/` → `/c/`, end at `/c/` in one run, so a second
-    /// run changes nothing); `None` when no rule matches. Rules that never settle are an
-    /// error.
-    fn settle(&self, path: &str) -> Result<Option<String>> {
-        let mut trail = vec![path.to_string()];
-        let mut current = path.to_string();
-        while let Some(next) = self.rules.iter().find_map(|r| r.rewrite(&current)) {
-            if next == current {
-                break;
-            }
-            let revisits = trail.contains(&next);
-            trail.push(next.clone());
-            if revisits || trail.len() > self.rules.len() + MAX_EXTRA_REWRITES {
-                bail!(
-                    "the rules are not idempotent: they rewrite {} and would go on; anchor the patterns so no rule matches what the rules write",
-                    trail
-                        .iter()
-                        .map(|p| format!("`{p}`"))
-                        .collect::<Vec<_>>()
-                        .join(" → ")
-                );
-            }
-            current = next;
-        }
-        Ok(
-            (trail.len() > 1 || self.rules.iter().any(|r| r.rewrite(path).is_some()))
-                .then_some(current),
-        )
     }
 
     fn port_selected(&self, probe_port: Option<&Value>, container: &Value) -> bool {
@@ -496,19 +511,34 @@ mod tests {
 
     #[test]
     fn self_matching_regex_rules_are_refused() {
+        // A rule that matches its own output, refused when loaded.
+        let e = serde_json::from_value::<RewriteProbePaths>(
+            json!({"rules": [{"regex": {"pattern": "status", "replacement": "status/x"}}]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("are not idempotent"), "{e}");
+        // The same with a group: only a run can tell.
         let a =
-            action(json!({"rules": [{"regex": {"pattern": "status", "replacement": "status/x"}}]}));
+            action(json!({"rules": [{"regex": {"pattern": "(status)", "replacement": "$1/x"}}]}));
         let e = run(&a, &mut deployment()).unwrap_err().to_string();
         assert!(e.contains("are not idempotent"), "{e}");
-        // Two regex rules that undo each other.
+        // Two regex rules that undo each other, with groups (so only a run can tell).
         let a = action(json!({"rules": [
-            {"regex": {"pattern": "^/api/", "replacement": "/v2/"}},
-            {"regex": {"pattern": "^/v2/", "replacement": "/api/"}}]}));
+            {"regex": {"pattern": "^/api/(.*)", "replacement": "/v2/$1"}},
+            {"regex": {"pattern": "^/v2/(.*)", "replacement": "/api/$1"}}]}));
         let e = run(&a, &mut deployment()).unwrap_err().to_string();
         assert!(
             e.contains("`/api/v1/status` → `/v2/v1/status` → `/api/v1/status`"),
             "{e}"
         );
+        // Without groups, the patch file is refused when it loads.
+        let e = serde_json::from_value::<RewriteProbePaths>(json!({"rules": [
+            {"regex": {"pattern": "^/healthz$", "replacement": "/ready"}},
+            {"regex": {"pattern": "^/ready$", "replacement": "/healthz"}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`/ready` → `/healthz` → `/ready`"), "{e}");
     }
 
     #[test]
