@@ -46,6 +46,7 @@ preflight: ## check that what `make test` needs is here or installable, before f
 
 test: preflight lint tools oracle ## everything CI runs: lint, unit, golden, fidelity and real-helm tests
 	PATH="$(TOOLS):$$PATH" GOYAML_ORACLE=$(TOOLS)/goyaml-oracle $(CARGO) test --locked
+	$(MAKE) test-hostile-full
 
 unit: ## only the fast tests that need no external tool
 	$(CARGO) test --locked --lib --test golden
@@ -78,8 +79,8 @@ fuzz: ## fuzz every target for FUZZ_TIME seconds each (default 60), seeded, from
 			|| exit 1; \
 	done
 
-test-hostile-full: ## the hostile-input tests at full size (a 100 MB scalar, ...), release build
-	$(CARGO) test --release --test hostile -- --include-ignored
+test-hostile-full: ## the hostile-input tests at full size (a 100 MB scalar, ...), optimised build
+	$(CARGO) test --locked --profile hostile --test hostile -- --ignored
 
 bench: tools ## time pulse-harden against kustomize, Python+libyaml and a plain YAML round trip (minutes)
 	./scripts/bench.sh

@@ -228,7 +228,28 @@ fn tell(
 ) -> Result<Option<ExitCode>> {
     let inputs = render::Inputs::of(manifests);
     let interactive = std::io::stderr().is_terminal();
-    if let Some(path) = args.report.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+    let path = args.report.as_deref().filter(|p| !p.as_os_str().is_empty());
+    // A program reading the JSON report from stderr gets exactly one JSON document there:
+    // what --check and --strict would list is in it (`changes`, `conflicts`,
+    // `unmatchedSteps`), and the exit code says the rest. Without `--report`, --check and
+    // --strict put the JSON report on stderr instead of their text.
+    let json = args.report_format == ReportFormat::Json;
+    let fails = (args.check && report.would_change())
+        || (args.strict && !report.strict_violations().is_empty());
+    let path = match path {
+        None if json && fails => Some(Path::new("-")),
+        other => other,
+    };
+    if json && path == Some(Path::new("-")) {
+        if args.diff {
+            anyhow::bail!(
+                "--diff writes text to stderr, where the JSON report goes: write the report to a file (--report FILE)"
+            );
+        }
+        to_stderr(&render::json(report, &inputs));
+        return Ok(ending(fails, args.check));
+    }
+    if let Some(path) = path {
         let text = match args.report_format {
             ReportFormat::Text => printable(&render::text(report, &inputs)).into_owned(),
             ReportFormat::Json => printable_json(&render::json(report, &inputs)).into_owned(),
@@ -273,11 +294,17 @@ fn tell(
     if wanted(args.summary, interactive) {
         to_stderr(&format!("{}\n", report.summary_line(inputs.resources)));
     }
-    Ok(match (failed, args.check) {
+    Ok(ending(failed, args.check))
+}
+
+/// The exit code of a run that ends without writing the stream: a failed check or strict
+/// run, or any `--check` run; `None` when the stream is to be written.
+fn ending(failed: bool, check: bool) -> Option<ExitCode> {
+    match (failed, check) {
         (true, _) => Some(ExitCode::from(1)),
         (false, true) => Some(ExitCode::SUCCESS),
         (false, false) => None,
-    })
+    }
 }
 
 fn wanted(when: When, interactive: bool) -> bool {

@@ -35,6 +35,9 @@ pub struct Manifest {
     pub hazards: Vec<Hazard>,
     /// Made by a step (a PodDisruptionBudget, say), not read from the input.
     pub generated: bool,
+    /// The position of this resource in the `items` of its List while the pipeline runs
+    /// (see [`crate::lists`]); `None` for a document of the stream.
+    pub list_item: Option<usize>,
 }
 
 impl Manifest {
@@ -51,6 +54,7 @@ impl Manifest {
             before_change: None,
             hazards: Vec::new(),
             generated: false,
+            list_item: None,
         }
     }
 

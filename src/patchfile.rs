@@ -15,6 +15,7 @@
 
 use crate::pod::PodTemplatePath;
 use crate::select::{Globs, Selector};
+pub use crate::transforms::Target;
 use crate::transforms::{Action, Mode};
 use crate::yaml::{self, ApiVersion, Metadata};
 use anyhow::{Context, Result, bail};
@@ -49,20 +50,6 @@ pub struct Step {
     pub on_failure: OnFailure,
     pub on_conflict: OnConflict,
     pub action: Action,
-}
-
-/// What a step's action is applied to inside each selected resource.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Target {
-    /// The whole resource.
-    #[default]
-    Resource,
-    /// Every pod spec (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
-    /// ReplicationController, Job, CronJob, and declared custom resources).
-    PodSpec,
-    /// Every container, init container and ephemeral container of every pod spec.
-    Containers,
 }
 
 /// What happens when a step's action cannot apply to a resource (a failed `test`, a
@@ -184,12 +171,32 @@ impl<'de> Visitor<'de> for StepVisitor {
                 Action::KEYS.join(", ")
             ))
         })?;
+        let target: Target = target.unwrap_or_default();
+        if !action.targets().contains(&target) {
+            let fits: Vec<String> = action
+                .targets()
+                .iter()
+                .map(|t| format!("`{}`", t.key()))
+                .collect();
+            return Err(de::Error::custom(format!(
+                "step `{name}`: `{}` cannot work with `target: {}`; it works on {}",
+                action.key(),
+                target.key(),
+                fits.join(" or ")
+            )));
+        }
+        if container_names.is_some() && target != Target::Containers && !action.per_container() {
+            return Err(de::Error::custom(format!(
+                "step `{name}`: `containerNames` needs `target: containers` with `{}`, which does not work container by container",
+                action.key()
+            )));
+        }
         Ok(Step {
             name,
             description,
             select: select.unwrap_or_default(),
             exclude: exclude.unwrap_or_default(),
-            target: target.unwrap_or_default(),
+            target,
             container_names,
             mode: mode.unwrap_or_default(),
             on_failure: on_failure.unwrap_or_default(),
@@ -323,6 +330,98 @@ mod tests {
         assert_eq!(set.steps.len(), 1);
         assert_eq!(set.steps[0].target, Target::Containers);
         assert_eq!(set.steps[0].action.key(), "jsonPatch");
+    }
+
+    /// Every option the API server would reject in the result, refused where it is written.
+    #[test]
+    fn invalid_options_are_located_errors() {
+        let step = |body: &str| err(&format!("{HEAD}  - name: a\n{body}"));
+        let cases = [
+            (
+                "    defaultResources: {requests: {memory: -64Mi}}\n",
+                "p.yaml:5:34: `memory`: `\"-64Mi\"` is negative; a resource quantity must not be",
+            ),
+            (
+                "    defaultResources: {limits: {cpu: 100 m}}\n",
+                "p.yaml:5:32: `cpu`: `\"100 m\"` is not a Kubernetes quantity (e.g. 100m, 256Mi, 1)",
+            ),
+            (
+                "    defaultResources: {requests: {cpus: 1}}\n",
+                "p.yaml:5:34: `cpus` is not a container resource: use cpu, memory, ephemeral-storage, hugepages-<size> or a domain-qualified extended resource",
+            ),
+            (
+                "    spreadTopology: {topologyKeys: [kubernetes.io/hostname, kubernetes.io/hostname]}\n",
+                "p.yaml:5:36: topology key `kubernetes.io/hostname` is listed twice",
+            ),
+            (
+                "    scheduleOnArm64:\n      tolerations: [{key: arch, operator: Exists, value: arm64}]\n",
+                "p.yaml:6:20: toleration 1: `operator: Exists` takes no `value`",
+            ),
+            (
+                "    setSeccomp: {type: Localhost, localhostProfile: /etc/profile.json}\n",
+                "p.yaml:5:17: `localhostProfile` `/etc/profile.json` must be a path relative to the kubelet's seccomp directory, without `..`",
+            ),
+            (
+                "    setSeccomp: {type: Localhost, localhostProfile: ../x.json}\n",
+                "p.yaml:5:17: `localhostProfile` `../x.json` must be a path relative to the kubelet's seccomp directory, without `..`",
+            ),
+            (
+                "    hardenContainers: {readOnlyRootFilesystem: true, writablePaths: [\"//\"]}\n",
+                "p.yaml:5:70: writable path `//` must be an absolute path below `/`, without `//`, `.` or `..`",
+            ),
+            (
+                "    addMetadata: {labels: {team: platform team}}\n",
+                "p.yaml:5:27: label `platform team` is not a valid label value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+            ),
+            (
+                "    addMetadata: {annotations: {-owner: x}}\n",
+                "p.yaml:5:32: annotation `-owner` is not a valid key: the name must be 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+            ),
+            (
+                "    select: {labelSelector: tier=api=x}\n    mergePatch: {}\n",
+                "p.yaml:5:29: `api=x` is not a valid label value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit in selector `tier=api=x`",
+            ),
+            (
+                "    target: containers\n    setSeccomp: {}\n",
+                "p.yaml:4:5: step `a`: `setSeccomp` cannot work with `target: containers`; it works on `resource` or `podSpec`",
+            ),
+            (
+                "    target: podSpec\n    generatePodDisruptionBudgets: {}\n",
+                "p.yaml:4:5: step `a`: `generatePodDisruptionBudgets` cannot work with `target: podSpec`; it works on `resource`",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (body, want) in cases {
+            let got = step(body);
+            if got != want {
+                wrong.push(format!("{body}  want {want}\n  got  {got}"));
+            }
+        }
+        assert_eq!(
+            err(
+                "apiVersion: pulse-harden/v1\nkind: PatchSet\npodTemplates:\n  - {kind: Rollout, path: spec/template}\nsteps: []\n"
+            ),
+            "p.yaml:4:27: pod template path `spec/template` must be a JSON pointer starting with `/` (e.g. /spec/template)"
+        );
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn container_names_work_with_container_actions_only() {
+        let step = |target: &str, action: &str| {
+            parse(
+                &format!("{HEAD}  - name: a\n{target}    containerNames: [web]\n    {action}\n"),
+                "p.yaml",
+            )
+        };
+        step("", "setImagePullPolicy: {policy: Always}").unwrap();
+        step("    target: podSpec\n", "hardenContainers: {}").unwrap();
+        step("    target: containers\n", "mergePatch: {}").unwrap();
+        assert_eq!(
+            format!("{:#}", step("", "mergePatch: {}").unwrap_err()),
+            "p.yaml:4:5: step `a`: `containerNames` needs `target: containers` with `mergePatch`, which does not work container by container"
+        );
+        assert!(step("    target: podSpec\n", "setSeccomp: {}").is_err());
     }
 
     #[test]

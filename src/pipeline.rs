@@ -2,9 +2,10 @@
 //! what happened. A step changes a resource all or nothing.
 
 use crate::images::{KnownUsers, NO_IMAGE_USERS};
+use crate::lists;
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
-use crate::pod;
+use crate::pod::{self, PodTemplatePath};
 use crate::report::{self, Entry, Report, StepResult};
 use crate::transforms::{Context, Outcome, StreamReads};
 use anyhow::{Result, anyhow, bail};
@@ -20,7 +21,16 @@ pub fn run_with_image_users(
     sets: &[PatchSet],
     images: &KnownUsers,
 ) -> Result<Report> {
-    read_selected_fully(manifests, sets)?;
+    // A custom resource's pod template, declared in any patch set, is known to every step
+    // of the run: a built-in profile hardens an Argo Rollout a team's file declares.
+    let templates: Vec<PodTemplatePath> = sets
+        .iter()
+        .flat_map(|set| set.pod_templates.iter().cloned())
+        .collect();
+    let templates = templates.as_slice();
+    // Helm applies a List's items one by one: steps see them as resources.
+    let lists = lists::open(manifests)?;
+    read_selected_fully(manifests, sets, templates)?;
     let mut report = Report::default();
     for set in sets {
         for step in &set.steps {
@@ -41,7 +51,7 @@ pub fn run_with_image_users(
                     let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
                     (StepResult::Skipped { reason }, None, Vec::new())
                 } else {
-                    apply_step(set, step, m, manifests, &generated, images)?
+                    apply_step(set, step, m, manifests, &generated, templates, images)?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -95,6 +105,7 @@ pub fn run_with_image_users(
             }
         }
     }
+    lists::close(manifests, lists);
     Ok(report)
 }
 
@@ -129,7 +140,11 @@ fn selects(step: &Step, m: &Manifest) -> bool {
 /// The stream reader builds only what selectors look at. Documents some step selects are read
 /// in full here, and so are those a cross-resource action reads (see `StreamReads`); the
 /// others are never changed, so what was read of them holds for every step.
-fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
+fn read_selected_fully(
+    manifests: &mut [Manifest],
+    sets: &[PatchSet],
+    templates: &[PodTemplatePath],
+) -> Result<()> {
     let steps = || {
         sets.iter()
             .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
@@ -144,16 +159,12 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
         }
     }
     // A pod-targeting step reports a resource without a pod template from its head alone.
-    let needs_body = |set: &PatchSet, step: &Step, m: &Manifest| {
+    let needs_body = |step: &Step, m: &Manifest| {
         selects(step, m)
-            && (pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some()
-                || !needs_pod(step))
+            && (pod::template_path(m.kind(), m.group(), templates).is_some() || !needs_pod(step))
     };
     for m in manifests.iter_mut() {
-        if everything
-            || kinds.contains(&m.kind())
-            || steps().any(|(set, step)| needs_body(set, step, m))
-        {
+        if everything || kinds.contains(&m.kind()) || steps().any(|(_, step)| needs_body(step, m)) {
             m.read_fully()?;
         }
     }
@@ -240,6 +251,7 @@ fn apply_step(
     m: &Manifest,
     stream: &[Manifest],
     generated: &[Manifest],
+    templates: &[PodTemplatePath],
     images: &KnownUsers,
 ) -> Result<Applied> {
     let Some(before) = &m.value else {
@@ -247,7 +259,7 @@ fn apply_step(
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     };
     let has_pod = || {
-        pod::template_path(m.kind(), m.group(), &set.pod_templates)
+        pod::template_path(m.kind(), m.group(), templates)
             .and_then(|path| before.pointer(&format!("{path}/spec")))
             .is_some_and(Value::is_object)
     };
@@ -257,7 +269,8 @@ fn apply_step(
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
-    let notes = match apply_to_targets(set, step, m, stream, generated, images, &mut working) {
+    let notes = match apply_to_targets(step, m, stream, generated, templates, images, &mut working)
+    {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -319,11 +332,11 @@ fn apply_step(
 
 /// Applies the step's action to each of its targets inside one resource.
 fn apply_to_targets(
-    set: &PatchSet,
     step: &Step,
     m: &Manifest,
     stream: &[Manifest],
     generated: &[Manifest],
+    templates: &[PodTemplatePath],
     images: &KnownUsers,
     resource: &mut Value,
 ) -> Result<Notes> {
@@ -332,7 +345,8 @@ fn apply_to_targets(
         mode: step.mode,
         kind,
         group,
-        pod_templates: &set.pod_templates,
+        pod_templates: templates,
+        container_names: step.container_names.as_ref(),
         resource: m,
         stream,
         generated,
@@ -343,7 +357,7 @@ fn apply_to_targets(
     match step.target {
         Target::Resource => note(step.action.apply(resource, &ctx)?),
         Target::PodSpec | Target::Containers => {
-            let Some(spec) = pod::pod_spec_mut(resource, kind, group, &set.pod_templates) else {
+            let Some(spec) = pod::pod_spec_mut(resource, kind, group, templates) else {
                 note(Outcome::NotApplicable(format!(
                     "{kind} has no pod template"
                 )));
@@ -358,11 +372,7 @@ fn apply_to_targets(
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    if step
-                        .container_names
-                        .as_ref()
-                        .is_none_or(|names| names.matches(&name))
-                    {
+                    if ctx.picks_container(container) {
                         let outcome = step
                             .action
                             .apply(container, &ctx)

@@ -16,7 +16,18 @@ pub struct PodTemplatePath {
     pub group: Option<Globs>,
     pub kind: Globs,
     /// JSON pointer to the pod template (the object holding `metadata` and `spec`).
+    #[serde(deserialize_with = "pointer")]
     pub path: String,
+}
+
+fn pointer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    if !path.starts_with('/') {
+        return Err(serde::de::Error::custom(format!(
+            "pod template path `{path}` must be a JSON pointer starting with `/` (e.g. /spec/template)"
+        )));
+    }
+    Ok(path)
 }
 
 /// The JSON pointer to the pod template (`metadata` + `spec`) of a resource, if it has one.
@@ -82,6 +93,54 @@ mod tests {
 
     #[test]
     fn finds_pod_specs_in_every_workload_kind() {
+        // Every kind the README lists, each with its pod spec where Kubernetes keeps it.
+        let spec = json!({"containers": [{"name": "c"}]});
+        let template = json!({"spec": {"template": {"spec": spec}}});
+        for (kind, group, mut resource) in [
+            ("Pod", "", json!({"spec": spec})),
+            ("Deployment", "apps", template.clone()),
+            ("StatefulSet", "apps", template.clone()),
+            ("DaemonSet", "apps", template.clone()),
+            ("ReplicaSet", "apps", template.clone()),
+            ("ReplicationController", "", template.clone()),
+            ("Job", "batch", template.clone()),
+            (
+                "CronJob",
+                "batch",
+                json!({"spec": {"jobTemplate": template}}),
+            ),
+            ("PodTemplate", "", json!({"template": {"spec": spec}})),
+        ] {
+            assert_eq!(
+                pod_spec_mut(&mut resource, kind, group, &[]).cloned(),
+                Some(spec.clone()),
+                "{kind}"
+            );
+        }
+        let declared: PodTemplatePath = serde_json::from_value(
+            json!({"group": "argoproj.io", "kind": "Rollout", "path": "/spec/template"}),
+        )
+        .unwrap();
+        let mut rollout = template.clone();
+        assert!(
+            pod_spec_mut(
+                &mut rollout,
+                "Rollout",
+                "argoproj.io",
+                std::slice::from_ref(&declared)
+            )
+            .is_some()
+        );
+        assert!(
+            pod_spec_mut(
+                &mut rollout,
+                "Rollout",
+                "other.io",
+                std::slice::from_ref(&declared)
+            )
+            .is_none()
+        );
+        assert!(pod_spec_mut(&mut rollout, "Rollout", "argoproj.io", &[]).is_none());
         let mut cron =
             json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
         assert!(pod_spec_mut(&mut cron, "CronJob", "batch", &[]).is_some());

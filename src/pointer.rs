@@ -41,6 +41,14 @@ impl ExtPointer {
         })
     }
 
+    /// Whether a `[key=value]` segment filters list elements: such a pointer that names
+    /// nothing is a mistake (a misspelt container name), not a wildcard over nothing.
+    pub fn filters(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Where { .. }))
+    }
+
     /// The concrete pointers this one stands for in `doc`. Without wildcards that is exactly
     /// one pointer, existing or not; a wildcard over something absent yields none.
     pub fn expand(&self, doc: &Value) -> Vec<PointerBuf> {
@@ -49,6 +57,16 @@ impl ExtPointer {
         expand_into(&self.segments, Some(doc), &mut path, &mut out);
         out
     }
+}
+
+/// A list index as RFC 6901 writes it: `0`, or digits without a leading zero (`01` and `+1`
+/// are not indexes).
+pub fn array_index(token: &str) -> Option<usize> {
+    let canonical = token == "0"
+        || (!token.is_empty()
+            && !token.starts_with('0')
+            && token.bytes().all(|b| b.is_ascii_digit()));
+    if canonical { token.parse().ok() } else { None }
 }
 
 fn parse_segment(raw: &str) -> Result<Segment, String> {
@@ -109,7 +127,7 @@ fn expand_into(
         Segment::Key(key) => {
             let next = current.and_then(|v| match v {
                 Value::Object(m) => m.get(key),
-                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                Value::Array(a) => array_index(key).and_then(|i| a.get(i)),
                 _ => None,
             });
             descend(key.clone(), next, path);
@@ -194,6 +212,15 @@ mod tests {
         assert!(expand("/spec/initContainers/*/image", &doc).is_empty());
         assert_eq!(expand("/spec/missing/x", &doc), ["/spec/missing/x"]);
         assert_eq!(expand("/a~1b/c~0d", &doc), ["/a~1b/c~0d"]);
+    }
+
+    #[test]
+    fn list_indexes_are_canonical() {
+        assert_eq!(array_index("0"), Some(0));
+        assert_eq!(array_index("12"), Some(12));
+        for bad in ["01", "+1", "-1", "", "1a", "-"] {
+            assert_eq!(array_index(bad), None, "{bad}");
+        }
     }
 
     #[test]

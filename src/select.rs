@@ -3,6 +3,7 @@
 
 use crate::glob::Glob;
 use crate::manifest::Manifest;
+use crate::names::{check_label_value, check_qualified_name};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -163,18 +164,20 @@ fn split_top_level(text: &str) -> Vec<&str> {
     parts
 }
 
+/// A label value as a selector writes it: what Kubernetes accepts as a label value
+/// (`tier=api=x` has the value `api=x`, which no label can have).
+fn checked_value(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    check_label_value(v)?;
+    Ok(v.to_string())
+}
+
 fn parse_requirement(part: &str) -> Result<Requirement, String> {
-    let key_ok = |k: &str| {
-        !k.is_empty()
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-    };
     let check_key = |k: &str| {
-        if key_ok(k) {
-            Ok(k.to_string())
-        } else {
-            Err(format!("invalid key `{k}`"))
+        if k.is_empty() {
+            return Err("a requirement has no key".to_string());
         }
+        check_qualified_name(k).map(|()| k.to_string())
     };
     if let Some(key) = part.strip_prefix('!') {
         return Ok(Requirement::DoesNotExist(check_key(key.trim())?));
@@ -182,14 +185,11 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
     if let Some((k, v)) = part.split_once("!=") {
         return Ok(Requirement::NotEquals(
             check_key(k.trim())?,
-            v.trim().to_string(),
+            checked_value(v)?,
         ));
     }
     if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-        return Ok(Requirement::Equals(
-            check_key(k.trim())?,
-            v.trim().to_string(),
-        ));
+        return Ok(Requirement::Equals(check_key(k.trim())?, checked_value(v)?));
     }
     let words: Vec<&str> = part.splitn(2, char::is_whitespace).collect();
     if let [key, rest] = words[..] {
@@ -206,7 +206,10 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
             .strip_prefix('(')
             .and_then(|l| l.strip_suffix(')'))
             .ok_or_else(|| format!("expected a `(a, b)` list after `{key} in`"))?;
-        let values = list.split(',').map(|v| v.trim().to_string()).collect();
+        let values = list
+            .split(',')
+            .map(checked_value)
+            .collect::<Result<_, _>>()?;
         let key = check_key(key)?;
         return Ok(if negated {
             Requirement::NotIn(key, values)
@@ -236,6 +239,8 @@ impl<'de> Deserialize<'de> for LabelSelector {
             ) -> Result<LabelSelector, A::Error> {
                 let mut reqs = Vec::new();
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    check_qualified_name(&k).map_err(de::Error::custom)?;
+                    check_label_value(&v).map_err(de::Error::custom)?;
                     reqs.push(Requirement::Equals(k, v));
                 }
                 Ok(LabelSelector(reqs))
@@ -265,6 +270,13 @@ mod tests {
         assert!(LabelSelector::parse("notin (a)").is_err());
         assert!(LabelSelector::parse("a in b").is_err());
         assert!(LabelSelector::parse("a,,b").is_err());
+        assert_eq!(
+            LabelSelector::parse("tier=api=x").unwrap_err(),
+            "`api=x` is not a valid label value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit in selector `tier=api=x`"
+        );
+        assert!(LabelSelector::parse("-bad=x").is_err());
+        assert!(LabelSelector::parse("a in (x, y z)").is_err());
+        assert!(LabelSelector::parse("app.kubernetes.io/name in (web, api), !x").is_ok());
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
             before_change: None,
             hazards: Vec::new(),
             generated: false,
+            list_item: None,
         };
         let parsed = parsed
             .next()

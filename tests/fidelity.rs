@@ -82,11 +82,19 @@ fn k8s_view(path: &Path) -> Vec<Value> {
 /// "none" to Kubernetes, and the merge patch turns both into a map, so none of the three is
 /// told apart.
 fn without_probe(mut doc: Value) -> Value {
-    if let Some(meta) = doc
-        .get_mut("json")
-        .and_then(|j| j.get_mut("metadata"))
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(json) = doc.get_mut("json") {
+        strip_probe(json);
+    }
+    doc
+}
+
+/// [`without_probe`] on one resource, and on the items of a List (which steps change item by
+/// item, as Helm applies them).
+fn strip_probe(resource: &mut Value) {
+    if let Some(items) = resource.get_mut("items").and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(strip_probe);
+    }
+    if let Some(meta) = resource.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
             annotations.shift_remove(PROBE_ANNOTATION);
         }
@@ -97,7 +105,41 @@ fn without_probe(mut doc: Value) -> Value {
             meta.shift_remove("annotations");
         }
     }
-    doc
+}
+
+/// The resources (List items counted one by one) of a document as the oracle read it, and how
+/// many of them carry the probe annotation.
+fn probes(doc: &Value) -> (usize, usize) {
+    fn count(resource: &Value, out: &mut (usize, usize)) {
+        match resource.get("items").and_then(Value::as_array) {
+            Some(items)
+                if resource["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.ends_with("List")) =>
+            {
+                items.iter().for_each(|item| count(item, out))
+            }
+            _ if resource.get("kind").is_some_and(Value::is_string) => {
+                out.0 += 1;
+                if resource.pointer("/metadata/annotations/pulse-harden.io~1fidelity-probe")
+                    == Some(&Value::from("touched"))
+                {
+                    out.1 += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = (0, 0);
+    if let Some(json) = doc.get("json")
+        && json.is_object()
+        && !json["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("hazard-"))
+    {
+        count(json, &mut out);
+    }
+    out
 }
 
 #[test]
@@ -117,15 +159,39 @@ fn rewritten_documents_mean_the_same_to_kubernetes() {
     std::fs::write(&patch, TOUCH_EVERYTHING).unwrap();
     let patch_arg = patch.to_str().unwrap();
     let mut failures = Vec::new();
-    for path in streams() {
+    let streams = streams();
+    let corpus = streams
+        .iter()
+        .filter(|p| p.starts_with(root().join("../shared/corpus")))
+        .count();
+    assert!(
+        corpus > 0,
+        "no real chart in ../shared/corpus: the test would prove nothing"
+    );
+    let (mut resources, mut touched) = (0, 0);
+    for path in streams {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(&path).unwrap();
         let output = common::harden(&["-p", patch_arg], &input);
         let out_path = dir.join(&name);
         std::fs::write(&out_path, &output).unwrap();
 
+        let after_raw = k8s_view(&out_path);
+        // The probe must have landed on every resource it selects: a run that changed nothing
+        // would otherwise compare equal.
+        for (i, doc) in after_raw.iter().enumerate() {
+            let (r, t) = probes(doc);
+            resources += r;
+            touched += t;
+            if t != r {
+                failures.push(format!(
+                    "{name} document {}: the probe annotation is on {t} of {r} resources",
+                    i + 1
+                ));
+            }
+        }
         let before: Vec<Value> = k8s_view(&path).into_iter().map(without_probe).collect();
-        let after: Vec<Value> = k8s_view(&out_path).into_iter().map(without_probe).collect();
+        let after: Vec<Value> = after_raw.into_iter().map(without_probe).collect();
         if before.len() != after.len() {
             failures.push(format!(
                 "{name}: {} documents became {}",
@@ -149,4 +215,8 @@ fn rewritten_documents_mean_the_same_to_kubernetes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        touched > 100,
+        "only {touched} of {resources} resources were rewritten"
+    );
 }

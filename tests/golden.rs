@@ -107,3 +107,34 @@ fn golden_cases() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// A case whose name promises a report (`…-reported`, `…-conflict`, `report-…`) must run
+/// with one and check it: otherwise it passes whatever the report says.
+#[test]
+fn cases_named_for_a_report_check_one() {
+    let mut missing = Vec::new();
+    for case in cases() {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        if !["report", "conflict", "unresolved"]
+            .iter()
+            .any(|w| name.contains(w))
+        {
+            continue;
+        }
+        let error_case = !case.join("expected.yaml").exists();
+        let args = std::fs::read_to_string(case.join("args")).unwrap_or_default();
+        let tells = args
+            .lines()
+            .any(|a| matches!(a.trim(), "--report" | "--check" | "--strict"));
+        let stderr = std::fs::read_to_string(case.join("expected.stderr")).unwrap_or_default();
+        // A compliant `--check` is silent; anything else that tells must say something.
+        let silent_check = args.lines().any(|a| a.trim() == "--check");
+        if !(error_case || tells) || (stderr.is_empty() && !silent_check) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "golden cases named for a report that do not check one: {missing:?}"
+    );
+}

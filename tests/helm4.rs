@@ -289,6 +289,9 @@ fn errors_and_the_summary_reach_the_user_through_the_log() {
         log.ends_with("pulse-harden: 4 resources, 2 changed, 0 generated, 0 conflicts\n"),
         "{log}"
     );
+    // Each run replaces the log: nothing of the two failed runs before is left.
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(!log.contains("--profle") && !log.contains("targt"), "{log}");
     // ... which stays out of a CI job's output: only errors go to Helm's stderr.
     assert!(
         out.stderr.is_empty(),

@@ -69,6 +69,22 @@ fn a_failed_run_leaves_the_output_file_alone() {
     );
 }
 
+/// A Deployment none of the profiles has touched.
+const WORKLOAD: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - {name: web, image: web:1}\n";
+
+/// Runs the binary in `dir` with `args`, the environment `env` and `input` on stdin; it must
+/// succeed. Returns stdout.
+fn harden_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)], input: &str) -> String {
+    let mut cmd = bin();
+    cmd.current_dir(dir).args(args).envs(env.iter().copied());
+    let run = common::feed(&mut cmd, input.as_bytes());
+    assert_eq!(run.code, 0, "{args:?} {env:?}: {}", run.stderr);
+    String::from_utf8(run.stdout).unwrap()
+}
+
+const SECCOMP: &str = "seccompProfile:\n          type: RuntimeDefault";
+const SPREAD: &str = "topologySpreadConstraints:";
+
 #[test]
 fn patches_and_profiles_from_the_environment() {
     let dir = temp_dir("env");
@@ -80,33 +96,94 @@ fn patches_and_profiles_from_the_environment() {
             .replace("team: platform", "tier: web"),
     )
     .unwrap();
-    let mut child = bin()
-        .current_dir(&dir)
-        .env("PULSE_HARDEN_PATCHES", "a.yaml:b.yaml")
-        .env("PULSE_HARDEN_PROFILE", "none")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(STREAM.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let patches = ("PULSE_HARDEN_PATCHES", "a.yaml:b.yaml");
+    // Both patch files, in order, and the profile named in the environment.
+    let out = harden_in(
+        &dir,
+        &[],
+        &[patches, ("PULSE_HARDEN_PROFILE", "restricted")],
+        WORKLOAD,
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("    team: platform\n    tier: web\n"),
-        "{text}"
+        out.contains("  labels:\n    team: platform\n    tier: web\n"),
+        "{out}"
     );
+    assert!(
+        out.contains(SECCOMP),
+        "the profile from the environment did not apply:\n{out}"
+    );
+    // `none` from the environment: the patch files alone.
+    let out = harden_in(
+        &dir,
+        &[],
+        &[patches, ("PULSE_HARDEN_PROFILE", "none")],
+        WORKLOAD,
+    );
+    assert!(out.contains("tier: web") && !out.contains(SECCOMP), "{out}");
+    // The profile alone replaces the default (restricted); a list is split at commas.
+    let out = harden_in(&dir, &[], &[("PULSE_HARDEN_PROFILE", "ha")], WORKLOAD);
+    assert!(out.contains(SPREAD) && !out.contains(SECCOMP), "{out}");
+    let out = harden_in(
+        &dir,
+        &[],
+        &[("PULSE_HARDEN_PROFILE", "restricted,ha")],
+        WORKLOAD,
+    );
+    assert!(out.contains(SPREAD) && out.contains(SECCOMP), "{out}");
+}
+
+#[test]
+fn the_restricted_profile_applies_when_no_steps_are_given() {
+    let dir = temp_dir("default");
+    let out = harden_in(&dir, &[], &[], WORKLOAD);
+    assert!(out.contains(SECCOMP), "{out}");
+    assert!(out.contains("runAsNonRoot: true"), "{out}");
+    assert!(
+        out.contains("allowPrivilegeEscalation: false") && out.contains("- ALL"),
+        "{out}"
+    );
+    assert!(!out.contains(SPREAD), "only the default profile:\n{out}");
+    assert_eq!(
+        harden_in(&dir, &["--profile", "none"], &[], WORKLOAD),
+        WORKLOAD
+    );
+    // A patch file alone replaces the default.
+    std::fs::write(dir.join("p.yaml"), PATCH).unwrap();
+    let out = harden_in(&dir, &["-p", "p.yaml"], &[], WORKLOAD);
+    assert!(
+        out.contains("team: platform") && !out.contains(SECCOMP),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_patch_root_from_the_environment_confines_patch_paths() {
+    let dir = temp_dir("root");
+    let root = dir.join("app");
+    std::fs::create_dir_all(root.join("hardening")).unwrap();
+    std::fs::write(root.join("hardening/p.yaml"), PATCH).unwrap();
+    std::fs::write(dir.join("outside.yaml"), PATCH).unwrap();
+    let root_env = ("PULSE_HARDEN_PATCH_ROOT", root.to_str().unwrap());
+    // Relative to the root, not to the working directory (`dir`).
+    let out = harden_in(&dir, &["-p", "hardening/p.yaml"], &[root_env], STREAM);
+    assert_eq!(out, PATCHED);
+    for path in [
+        "../outside.yaml",
+        dir.join("outside.yaml").to_str().unwrap(),
+    ] {
+        let mut cmd = bin();
+        cmd.current_dir(&dir)
+            .args(["-p", path])
+            .env(root_env.0, root_env.1);
+        let run = common::feed(&mut cmd, STREAM.as_bytes());
+        assert_eq!(run.code, 2, "{path}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert!(
+            run.stderr.contains("outside the patch root"),
+            "{path}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! Property test over the library: for random Helm-like streams (with the YAML 1.1 hazards
-//! charts really hold) and random patch sets, the output reads back as what the pipeline
-//! computed, documents no step changed come out byte for byte, a second run changes nothing,
-//! and the resources out are the resources in plus the generated ones.
+//! charts really hold) and random patch sets — the generic actions, built-in actions, a
+//! generator of new documents, and guards that fail — the output reads, to Kubernetes' own
+//! reader (the goyaml oracle, not ours), as what the pipeline computed; documents no step
+//! changed come out byte for byte; a second run changes nothing; the resources out are the
+//! resources in plus the generated ones; and a failing guard fails the run, naming itself.
 //!
-//! The patch sets are idempotent by construction (each step writes only its own keys, selects
-//! only on what no step writes), so "a second run changes nothing" tests the engine, not the
-//! patch set.
+//! The generic steps are idempotent by construction (each writes only its own keys, selects
+//! only on what no step writes), so "a second run changes nothing" tests the engine and the
+//! built-in actions, not the patch set.
 
 use proptest::prelude::*;
 use pulse_harden::patchfile::{self, PatchSet};
@@ -231,7 +233,12 @@ fn render(docs: &[Doc]) -> String {
                     if r.kind == "Pod" {
                         text.push_str("spec:\n");
                     } else {
-                        text.push_str("spec:\n  template:\n    spec:\n");
+                        if matches!(r.kind, "Deployment" | "StatefulSet") {
+                            // Replicated, with a selector: the budget generator acts on it.
+                            text.push_str(&format!("spec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: {0}}}\n  template:\n    metadata:\n      labels: {{app: {0}}}\n    spec:\n", r.name));
+                        } else {
+                            text.push_str("spec:\n  template:\n    spec:\n");
+                        }
                     }
                     for line in pod.lines() {
                         text.push_str(&format!("{indent}{line}\n"));
@@ -263,9 +270,21 @@ fn step(i: usize, action: usize, value: &str, select: &str, if_absent: bool) -> 
         ),
         5 => "    jsonPatch:\n      - {op: replace, path: \"/spec/template/spec/containers/[name=web]/image\", value: \"mirror/web:1.0\"}\n".to_string(),
         6 => format!("    jsonPatch:\n      - {{op: remove, path: /data/k{}}}\n", i % 6),
-        _ => format!("    mergePatch: {{data: {{k{}: null}}}}\n", i % 6),
+        7 => format!("    mergePatch: {{data: {{k{}: null}}}}\n", i % 6),
+        // Built-in actions, which must be idempotent on their own and never fail here.
+        8 => return built_in(i, select, "    setSeccomp: {}\n"),
+        9 => return built_in(i, select, "    hardenContainers: {}\n"),
+        10 => return built_in(i, select, "    setImagePullPolicy: {policy: IfNotPresent}\n"),
+        11 => return built_in(i, select, "    generatePodDisruptionBudgets: {}\n"),
+        12 => return built_in(i, select, &format!("    addMetadata: {{labels: {{step-{i}: \"on\"}}, podTemplates: true}}\n")),
+        // A guard that fails on every resource it selects, with the default `onFailure: error`.
+        _ => return format!("  - name: guard-{i}\n    select: {select}\n    jsonPatch:\n      - {{op: test, path: /metadata/name, value: no-such-name}}\n"),
     };
     head + &body
+}
+
+fn built_in(i: usize, select: &str, action: &str) -> String {
+    format!("  - name: step-{i}\n    select: {select}\n{action}")
 }
 
 const SELECTORS: &[&str] = &[
@@ -286,14 +305,17 @@ const SELECTORS: &[&str] = &[
 fn patch_set() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
-            0..8usize,
+            0..14usize,
             prop::sample::select(STEP_VALUES),
             prop::sample::select(SELECTORS),
             any::<bool>(),
         ),
         1..6,
     )
-    .prop_map(|steps| {
+    .prop_map(|mut steps| {
+        // The budget generator first: a step before it would change what it generates on
+        // the second run only (generated documents are new to the steps before them).
+        steps.sort_by_key(|(action, ..)| *action != 11);
         let mut text = String::from("apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n");
         for (i, (action, value, select, if_absent)) in steps.into_iter().enumerate() {
             text.push_str(&step(i, action, value, select, if_absent));
@@ -303,10 +325,66 @@ fn patch_set() -> impl Strategy<Value = String> {
 }
 
 fn harden(input: &[u8], sets: &[PatchSet]) -> (stream::Stream, Vec<u8>) {
+    try_harden(input, sets).expect("no guard selected anything, so the run succeeds")
+}
+
+fn try_harden(input: &[u8], sets: &[PatchSet]) -> anyhow::Result<(stream::Stream, Vec<u8>)> {
     let mut s = stream::read(input).expect("generated streams read");
-    pipeline::run(&mut s.manifests, sets).expect("every step may skip, so the run succeeds");
+    pipeline::run(&mut s.manifests, sets)?;
     let out = stream::write(&s).expect("changed documents can be written");
-    (s, out)
+    Ok((s, out))
+}
+
+/// What Kubernetes' YAML reader (the goyaml oracle) reads from `output`, document by document.
+fn kubernetes_view(output: &[u8]) -> Vec<serde_json::Value> {
+    let oracle = std::env::var_os("GOYAML_ORACLE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/goyaml-oracle")
+        });
+    let file = std::env::temp_dir().join(format!(
+        "pulse-harden-property-{}-{:?}.yaml",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&file, output).unwrap();
+    let out = std::process::Command::new(&oracle)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("the goyaml oracle at {}: {e}", oracle.display()));
+    let _ = std::fs::remove_file(&file);
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result.get("stream_error").is_none(), "{result}");
+    result["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["json"].clone())
+        .collect()
+}
+
+/// JSON equality with numbers compared by value (goyaml reads `3.0` as the number 3).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// The names of the guard steps (which fail whatever they select).
+fn guards(patches: &str) -> Vec<String> {
+    patches
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- name: guard-"))
+        .map(|n| format!("guard-{n}"))
+        .collect()
 }
 
 fn resource_ids(s: &stream::Stream) -> Vec<String> {
@@ -330,13 +408,38 @@ proptest! {
             .unwrap_or_else(|e| panic!("{e:#}\n{patches}"));
         let sets = [set];
         let original = stream::read(input.as_bytes()).expect("generated streams read");
-        let (ran, output) = harden(input.as_bytes(), &sets);
+        let (ran, output) = match try_harden(input.as_bytes(), &sets) {
+            Ok(done) => done,
+            Err(e) => {
+                // Only a guard fails a run, and the error names it, the resource and where.
+                let e = format!("{e:#}");
+                let named = guards(&patches)
+                    .iter()
+                    .any(|g| e.starts_with(&format!("random.yaml: step `{g}` failed on ")));
+                prop_assert!(named, "unexpected error: {}", e);
+                prop_assert!(e.contains("test failed: /metadata/name is \""), "{}", e);
+                prop_assert!(e.ends_with("expected \"no-such-name\""), "{}", e);
+                return Ok(());
+            }
+        };
+        // A guard that selected something must have failed the run.
+        for guard in guards(&patches) {
+            let step = sets[0].steps.iter().find(|s| s.name == guard).unwrap();
+            prop_assert!(
+                !ran.manifests.iter().any(|m| !m.generated && m.is_resource() && step.select.matches(m)),
+                "guard {} selected a resource but the run succeeded", guard
+            );
+        }
 
-        // The output parses, to exactly the values the pipeline computed.
+        // The output reads, to Kubernetes' own reader, as the values the pipeline computed.
         let reread = stream::read(&output).expect("the output reads back");
         prop_assert_eq!(reread.manifests.len(), ran.manifests.len());
-        for (out, m) in reread.manifests.iter().zip(&ran.manifests) {
-            prop_assert_eq!(&out.value, &m.value, "document {} reads back differently", m.index);
+        // (Kubernetes skips empty and `null` documents.)
+        let view: Vec<_> = kubernetes_view(&output).into_iter().filter(|v| !v.is_null()).collect();
+        let ours: Vec<_> = ran.manifests.iter().filter_map(|m| m.value.as_ref()).filter(|v| !v.is_null()).collect();
+        prop_assert_eq!(view.len(), ours.len());
+        for (k8s, ours) in view.iter().zip(ours) {
+            prop_assert!(same(k8s, ours), "a document reads, to Kubernetes, as\n{}\nnot\n{}", k8s, ours);
         }
 
         // Documents no step changed come out byte for byte.

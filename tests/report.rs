@@ -174,6 +174,57 @@ fn the_json_report_has_a_stable_shape() {
     );
 }
 
+/// A program reading the JSON report from stderr must be able to parse all of stderr: no
+/// check or strict text, no summary line after it.
+#[test]
+fn a_json_report_on_stderr_is_all_of_stderr_with_check_and_strict() {
+    let summary = [("PULSE_HARDEN_SUMMARY", "always")];
+    for args in [
+        &["--check", "--report", "-", "--report-format", "json"][..],
+        &["--strict", "--report", "-", "--report-format", "json"],
+        &[
+            "--check",
+            "--strict",
+            "--report",
+            "-",
+            "--report-format",
+            "json",
+        ],
+        // Without --report, check and strict put the JSON report on stderr.
+        &["--check", "--strict", "--report-format", "json"],
+    ] {
+        let out = run(args, &summary);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+        let report: serde_json::Value = serde_json::from_str(&out.stderr).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stderr is not one JSON document ({e}):\n{}",
+                out.stderr
+            )
+        });
+        assert_eq!(report["summary"]["changed"], 3, "{args:?}");
+        assert_eq!(report["unmatchedSteps"][0], "patches.yaml: ingress-class");
+    }
+    let diff = run(
+        &[
+            "--check",
+            "--diff",
+            "--report",
+            "-",
+            "--report-format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        (diff.code, diff.stderr.as_str()),
+        (
+            2,
+            "pulse-harden: error: --diff writes text to stderr, where the JSON report goes: write the report to a file (--report FILE)\n"
+        )
+    );
+}
+
 #[test]
 fn exit_codes_and_nothing_on_stdout_unless_it_succeeded() {
     let dir = temp_dir("exit");
@@ -276,18 +327,23 @@ fn colour_and_summary_only_on_a_terminal_unless_asked() {
 
     let no_color = run(&["--diff", "--color", "always"], &[("NO_COLOR", "1")]);
     assert!(!no_color.stderr.contains('\x1b'));
+    assert!(no_color.stderr.contains("\n-"), "the diff itself stays");
+    // `NO_COLOR` counts only when set and not empty (no-color.org).
+    let empty = run(&["--diff", "--color", "always"], &[("NO_COLOR", "")]);
+    assert!(empty.stderr.contains("\x1b[31m-"), "{}", empty.stderr);
 
     let quiet = run(&["--summary", "never"], &[]);
     assert_eq!(quiet.stderr, "");
 }
 
-/// A real terminal: `script` (util-linux) runs the binary on a pseudo-terminal.
+/// A real terminal: `script` (util-linux, in every Debian) runs the binary on a
+/// pseudo-terminal. Without it this test fails rather than pass on a pipe's behaviour.
 #[test]
 fn on_a_terminal_the_summary_shows_and_the_diff_is_coloured() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is needed to test what a terminal shows"
+    );
     let command = format!(
         "'{}' -p patches.yaml -f input.yaml --diff -o /dev/null",
         env!("CARGO_BIN_EXE_pulse-harden")
@@ -318,6 +374,96 @@ fn on_a_terminal_the_summary_shows_and_the_diff_is_coloured() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&no_color.stdout).contains("\x1b[32m"));
+}
+
+/// The fenced block of `lang` in the README that follows the line containing `after`.
+fn readme_block(after: &str, lang: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find(after)
+        .unwrap_or_else(|| panic!("README: `{after}`"));
+    let fence = format!("```{lang}\n");
+    let body = &readme[start..];
+    let open = body.find(&fence).unwrap() + fence.len();
+    let close = body[open..].find("\n```").unwrap();
+    body[open..open + close + 1].to_string()
+}
+
+/// Is `part` (the README's abridged JSON) contained in `whole` (the real report)? Maps:
+/// every key of `part`, with a contained value; lists: every element contained in some
+/// element of `whole`.
+fn contained(part: &serde_json::Value, whole: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (part, whole) {
+        (Value::Object(p), Value::Object(w)) => p
+            .iter()
+            .all(|(k, v)| w.get(k).is_some_and(|wv| contained(v, wv))),
+        (Value::Array(p), Value::Array(w)) => {
+            p.iter().all(|pv| w.iter().any(|wv| contained(pv, wv)))
+        }
+        _ => part == whole,
+    }
+}
+
+/// The README's example text report and JSON report are what the binary says for the Health
+/// API seed chart rendered by the real Helm 4, with the example patch set.
+#[test]
+fn the_readme_report_examples_are_the_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let home = temp_dir("readme-examples");
+    let rendered = helm_in("helm", &home)
+        .current_dir(root)
+        .args([
+            "template",
+            "health-api",
+            "tests/charts/health-api",
+            "-n",
+            "health-api",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let harden = |args: &[&str]| {
+        let mut cmd = bin();
+        cmd.current_dir(root)
+            .args(["-p", "examples/patches.yaml"])
+            .args(args);
+        let run = common::feed(&mut cmd, &rendered.stdout);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stderr
+    };
+
+    let console = readme_block("real report for the Health API seed chart", "console");
+    let shown: String = console
+        .lines()
+        .skip_while(|l| l.starts_with('$') || l.starts_with("    "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        harden(&["--report", "-"]),
+        shown,
+        "the README's text report is not the real one"
+    );
+
+    let readme_json: serde_json::Value =
+        serde_json::from_str(&readme_block("**The JSON report**", "json")).unwrap();
+    let real: serde_json::Value =
+        serde_json::from_str(&harden(&["--report", "-", "--report-format", "json"])).unwrap();
+    assert_eq!(readme_json["summary"], real["summary"]);
+    assert!(
+        contained(&readme_json, &real),
+        "the README's JSON report is not part of the real one:\n{real:#}"
+    );
+    // The summary line the README shows for the Helm 4 log and PULSE_HARDEN_SUMMARY.
+    let summary = shown.lines().next().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("`{summary}`")), "{summary}");
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 fn helm(name: &str) -> PathBuf {

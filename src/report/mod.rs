@@ -164,23 +164,67 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The field-level difference between two versions of a resource. Secret and ConfigMap
-/// data values are replaced by [`redact::REDACTED`]; their keys stay visible.
+/// The field-level difference between two versions of a resource: every changed path once,
+/// as a pointer into both versions, with its value in each. Secret and ConfigMap data values
+/// are replaced by [`redact::REDACTED`]; their keys stay visible.
 pub fn changes(before: &Value, after: &Value) -> Vec<Change> {
     let shown_before = redact::document(before);
     let shown_after = redact::document(after);
-    json_patch::diff(before, after)
-        .0
-        .iter()
-        .map(|op| {
-            let path = op.path().to_string();
-            Change {
-                before: redact::value_at(before, &shown_before, &path),
-                after: redact::value_at(after, &shown_after, &path),
-                path,
-            }
+    let mut paths = Vec::new();
+    changed_paths(before, after, &mut String::new(), &mut paths);
+    paths
+        .into_iter()
+        .map(|path| Change {
+            before: redact::value_at(before, &shown_before, &path),
+            after: redact::value_at(after, &shown_after, &path),
+            path,
         })
         .collect()
+}
+
+/// Walks both trees together. A path names the same place in both versions: maps are
+/// compared key by key; a list whose elements kept their places (same length, or only
+/// appended to or cut at the end) element by element; any other list, whose elements moved,
+/// is one change as a whole (an RFC 6902 diff would name places in intermediate states).
+fn changed_paths(before: &Value, after: &Value, path: &mut String, out: &mut Vec<String>) {
+    if before == after {
+        return;
+    }
+    let at = |token: &str, path: &mut String, each: &mut dyn FnMut(&mut String)| {
+        let len = path.len();
+        path.push('/');
+        path.push_str(&token.replace('~', "~0").replace('/', "~1"));
+        each(path);
+        path.truncate(len);
+    };
+    match (before, after) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, old_value) in old {
+                at(key, path, &mut |path| match new.get(key) {
+                    Some(new_value) => changed_paths(old_value, new_value, path, out),
+                    None => out.push(path.clone()),
+                });
+            }
+            for key in new.keys().filter(|key| !old.contains_key(*key)) {
+                at(key, path, &mut |path| out.push(path.clone()));
+            }
+        }
+        (Value::Array(old), Value::Array(new))
+            if old.len() == new.len() || old.starts_with(new) || new.starts_with(old) =>
+        {
+            for i in 0..old.len().max(new.len()) {
+                at(
+                    &i.to_string(),
+                    path,
+                    &mut |path| match (old.get(i), new.get(i)) {
+                        (Some(a), Some(b)) => changed_paths(a, b, path, out),
+                        _ => out.push(path.clone()),
+                    },
+                );
+            }
+        }
+        _ => out.push(path.clone()),
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +300,53 @@ mod tests {
         assert_eq!(
             Report::default().summary_line(1),
             "pulse-harden: 1 resource, 0 changed, 0 generated, 0 conflicts"
+        );
+    }
+
+    fn shown(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| {
+                let side = |v: &Option<Value>| v.as_ref().map_or("absent".into(), Value::to_string);
+                format!("{}: {} → {}", c.path, side(&c.before), side(&c.after))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_changed_path_once_with_its_true_values() {
+        // Elements removed from the middle: one change of the whole list, not paths into
+        // the states between (`/args/1: "--b" → absent` three times).
+        let before = json!({"args": ["--a", "--b", "--c", "--d"], "x": 1});
+        let after = json!({"args": ["--x"], "x": 1});
+        assert_eq!(
+            shown(&changes(&before, &after)),
+            [r#"/args: ["--a","--b","--c","--d"] → ["--x"]"#]
+        );
+        let after = json!({"args": ["--a", "--c"], "y": {"a/b": 2}});
+        assert_eq!(
+            shown(&changes(&before, &after)),
+            [
+                r#"/args: ["--a","--b","--c","--d"] → ["--a","--c"]"#,
+                "/x: 1 → absent",
+                r#"/y: absent → {"a/b":2}"#
+            ]
+        );
+        // Elements that kept their places: element by element.
+        let before = json!({"c": [{"name": "a"}, {"name": "b"}], "drop": ["NET_RAW"]});
+        let after =
+            json!({"c": [{"name": "a", "s": 1}, {"name": "b"}], "drop": ["NET_RAW", "ALL"]});
+        assert_eq!(
+            shown(&changes(&before, &after)),
+            ["/c/0/s: absent → 1", r#"/drop/1: absent → "ALL""#]
+        );
+        assert_eq!(
+            shown(&changes(&after, &before)),
+            ["/c/0/s: 1 → absent", r#"/drop/1: "ALL" → absent"#]
+        );
+        assert_eq!(
+            shown(&changes(&json!({"a~b": 1}), &json!({"a~b": 2}))),
+            ["/a~0b: 1 → 2"]
         );
     }
 

@@ -30,6 +30,13 @@ pub fn document(doc: &Value) -> Cow<'_, Value> {
 pub fn pair(before: &Value, after: &Value) -> (Value, Value) {
     let shown_before = document(before).into_owned();
     let mut shown_after = document(after).into_owned();
+    mark_changed(before, after, &mut shown_after);
+    (shown_before, shown_after)
+}
+
+/// Marks in `shown_after` the data values that differ between `before` and `after`, item by
+/// item in a List.
+fn mark_changed(before: &Value, after: &Value, shown_after: &mut Value) {
     if carries_data(after) {
         for field in DATA_FIELDS {
             let (Some(Value::Object(old)), Some(Value::Object(new))) =
@@ -44,7 +51,13 @@ pub fn pair(before: &Value, after: &Value) -> (Value, Value) {
             }
         }
     }
-    (shown_before, shown_after)
+    if let (Some(old), Some(new)) = (list_items(before), list_items(after)) {
+        for (i, (old, new)) in old.iter().zip(new).enumerate() {
+            if let Some(shown) = shown_after.pointer_mut(&format!("/items/{i}")) {
+                mark_changed(old, new, shown);
+            }
+        }
+    }
 }
 
 /// The value at `pointer` in `original` as it may be shown, taken from `shown` (the
@@ -255,6 +268,14 @@ mod tests {
             new,
             json!({"kind": "Secret", "data": {"a": REDACTED, "b": REDACTED_CHANGED, "c": REDACTED}})
         );
+    }
+
+    #[test]
+    fn a_pair_marks_changed_values_inside_a_list() {
+        let list = |password: &str| json!({"kind": "List", "items": [{"kind": "Pod"}, {"kind": "Secret", "stringData": {"password": password}}]});
+        let (old, new) = pair(&list("hunter2"), &list("changed"));
+        assert_eq!(old["items"][1]["stringData"]["password"], REDACTED);
+        assert_eq!(new["items"][1]["stringData"]["password"], REDACTED_CHANGED);
     }
 
     #[test]

@@ -26,7 +26,17 @@ impl Inputs {
     pub fn of(manifests: &[Manifest]) -> Inputs {
         let inputs = manifests.iter().filter(|m| !m.generated);
         Inputs {
-            resources: inputs.clone().filter(|m| m.is_resource()).count(),
+            // A List counts its items: Helm applies them one by one.
+            resources: inputs
+                .clone()
+                .filter(|m| m.is_resource())
+                .map(|m| match &m.value {
+                    Some(list) if crate::lists::is_list(list) => {
+                        list["items"].as_array().map_or(0, Vec::len)
+                    }
+                    _ => 1,
+                })
+                .sum(),
             templates: inputs
                 .filter_map(|m| Some((m.index, m.source()?.to_string())))
                 .collect(),

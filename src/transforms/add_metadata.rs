@@ -3,6 +3,7 @@
 
 use super::targets::{child_map, outcome};
 use super::{Context, Outcome, Transform};
+use crate::names::{check_label_value, check_qualified_name};
 use crate::pod;
 use anyhow::Result;
 use serde::Deserialize;
@@ -11,9 +12,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AddMetadata {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "labels")]
     labels: Strings,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "annotations")]
     annotations: Strings,
     /// Also on the pod templates of workloads.
     #[serde(default)]
@@ -39,6 +40,27 @@ impl TryFrom<Map<String, Value>> for Strings {
             .collect::<Result<_, String>>()
             .map(Strings)
     }
+}
+
+/// Labels whose keys and values Kubernetes accepts.
+fn labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Strings, D::Error> {
+    let labels = Strings::deserialize(d)?;
+    for (key, value) in &labels.0 {
+        check_qualified_name(key)
+            .and_then(|()| check_label_value(value))
+            .map_err(|e| serde::de::Error::custom(format!("label {e}")))?;
+    }
+    Ok(labels)
+}
+
+/// Annotations whose keys Kubernetes accepts (any string is a value).
+fn annotations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Strings, D::Error> {
+    let annotations = Strings::deserialize(d)?;
+    for (key, _) in &annotations.0 {
+        check_qualified_name(key)
+            .map_err(|e| serde::de::Error::custom(format!("annotation {e}")))?;
+    }
+    Ok(annotations)
 }
 
 impl Transform for AddMetadata {

@@ -48,7 +48,8 @@ Namespaces: a resource without `metadata.namespace` lands in Helm's release name
 which a post-renderer is not told. So an implied (empty) namespace matches any written one:
 the Service is looked up in the targetRef's namespace first, then among Services with an
 implied namespace; its pods are looked for in the Service's namespace and among workloads
-with an implied one. A chart that writes `namespace: {{ .Release.Namespace }}` in the
+with an implied one. Helm hooks and `helm test` pods (`helm.sh/hook`) are never backends of a
+Service, so they are left out (Helm 4 post-renders them, Helm 3 does not). A chart that writes `namespace: {{ .Release.Namespace }}` in the
 targetRef but leaves it out of its Services and Deployments (the Pulse-OS chart) resolves.
 
 Reported, policy left unchanged:
@@ -200,7 +201,10 @@ fn resolve(policy: &Value, ctx: &Context) -> Result<Alignment, Unresolved> {
         .stream
         .iter()
         .filter(|m| {
+            // Hooks and `helm test` pods carry the app's labels but never serve its traffic
+            // (Helm 3 does not even post-render them; Helm 4 does).
             m.is_resource()
+                && !m.is_hook()
                 && (m.namespace() == service.namespace()
                     || m.namespace().is_empty()
                     || service.namespace().is_empty())
@@ -594,6 +598,27 @@ mod tests {
             panic!("{o:?}")
         };
         assert!(reason.starts_with("ambiguous: container management-api of Deployment/(release namespace)/api serves /a on port 8888; container management-api of Deployment/(release namespace)/api-canary serves /b"), "{reason}");
+    }
+
+    #[test]
+    fn hook_and_test_pods_are_not_backends() {
+        let test_pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "api-test", "labels": {"app": "api"},
+                         "annotations": {"helm.sh/hook": "test"}},
+            "spec": {"containers": [{"name": "management-api",
+                "ports": [{"containerPort": 8888}],
+                "readinessProbe": {"httpGet": {"path": "/other", "port": 8888}}}]}});
+        let (p, o) = run(
+            policy("p", "management-api", None),
+            vec![
+                service("management-api", 8080, json!(8888)),
+                api(http("/a", json!(8888))),
+                test_pod,
+            ],
+            Mode::Overwrite,
+        );
+        assert_eq!(o, Outcome::Applied);
+        assert_eq!(p["spec"]["default"]["http"]["path"], "/a");
     }
 
     #[test]

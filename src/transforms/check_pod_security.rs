@@ -38,7 +38,8 @@ the run into a gate.
 
 Controls, `baseline`: HostProcess, host namespaces (`hostNetwork`, `hostPID`, `hostIPC`),
 privileged containers, capabilities beyond the default set, `hostPath` volumes, host ports,
-AppArmor, SELinux, `/proc` mount type, seccomp (no `Unconfined`), sysctls outside the safe set.
+AppArmor, SELinux, `/proc` mount type, seccomp (no `Unconfined`), sysctls outside the safe set
+(Kubernetes 1.32's, with `net.ipv4.tcp_rmem` and `net.ipv4.tcp_wmem`).
 
 `restricted` adds: volume types (only `configMap`, `csi`, `downwardAPI`, `emptyDir`,
 `ephemeral`, `image`, `persistentVolumeClaim`, `projected`, `secret`), privilege escalation
@@ -115,6 +116,7 @@ const BASELINE_CAPABILITIES: &[&str] = &[
     "SYS_CHROOT",
 ];
 
+/// The safe sysctls of Kubernetes 1.32 (pod-security-admission's `sysctlsAllowedV1Dot32`).
 const SAFE_SYSCTLS: &[&str] = &[
     "kernel.shm_rmid_forced",
     "net.ipv4.ip_local_port_range",
@@ -126,6 +128,8 @@ const SAFE_SYSCTLS: &[&str] = &[
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
 ];
 
 const SELINUX_TYPES: &[&str] = &[
@@ -367,6 +371,24 @@ mod tests {
         assert_eq!(
             reason,
             "fails Pod Security Standards restricted: running as non-root (container `a` is not required to run as non-root); privilege escalation (container `a` does not set allowPrivilegeEscalation: false); capabilities (container `a` does not drop ALL); seccomp (container `a` has no RuntimeDefault or Localhost profile)"
+        );
+    }
+
+    #[test]
+    fn kubernetes_1_32_safe_sysctls_and_exact_all() {
+        let mut pod = hardened();
+        pod["securityContext"]["sysctls"] = json!([
+            {"name": "net.ipv4.tcp_rmem", "value": "4096 87380 6291456"},
+            {"name": "net.ipv4.tcp_wmem", "value": "4096 16384 4194304"}]);
+        assert_eq!(run("baseline", pod.clone()), Outcome::Applied);
+        assert_eq!(run("restricted", pod.clone()), Outcome::Applied);
+        pod["containers"][0]["securityContext"]["capabilities"]["drop"] = json!(["all"]);
+        let Outcome::Conflict(reason) = run("restricted", pod) else {
+            panic!("expected a conflict");
+        };
+        assert!(
+            reason.contains("container `a` does not drop ALL"),
+            "{reason}"
         );
     }
 

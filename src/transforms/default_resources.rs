@@ -8,12 +8,41 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(try_from = "Options")]
 pub struct DefaultResources {
+    requests: Quantities,
+    limits: Quantities,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
     #[serde(default)]
     requests: Quantities,
     #[serde(default)]
     limits: Quantities,
+}
+
+impl TryFrom<Options> for DefaultResources {
+    type Error = String;
+
+    /// The API rejects a container whose request is above its limit: so do we, here.
+    fn try_from(o: Options) -> Result<Self, String> {
+        for (name, request) in &o.requests.0 {
+            if let Some((_, limit)) = o.limits.0.iter().find(|(n, _)| n == name)
+                && request.value > limit.value
+            {
+                return Err(format!(
+                    "the default request {name}: {} is above the default limit {name}: {}",
+                    request.text, limit.text
+                ));
+            }
+        }
+        Ok(DefaultResources {
+            requests: o.requests,
+            limits: o.limits,
+        })
+    }
 }
 
 /// Resource name → quantity, in the order written.
@@ -26,9 +55,32 @@ impl TryFrom<Map<String, Value>> for Quantities {
 
     fn try_from(map: Map<String, Value>) -> Result<Self, String> {
         map.into_iter()
-            .map(|(name, value)| Ok((name, Quantity::try_from(value)?)))
+            .map(|(name, value)| {
+                check_resource_name(&name)?;
+                let quantity = Quantity::try_from(value).map_err(|e| format!("`{name}`: {e}"))?;
+                Ok((name, quantity))
+            })
             .collect::<Result<_, String>>()
             .map(Quantities)
+    }
+}
+
+/// A container resource name the API accepts: `cpu`, `memory`, `ephemeral-storage`,
+/// `hugepages-<size>`, or an extended resource with a domain (`nvidia.com/gpu`).
+fn check_resource_name(name: &str) -> Result<(), String> {
+    let standard = matches!(name, "cpu" | "memory" | "ephemeral-storage")
+        || name
+            .strip_prefix("hugepages-")
+            .is_some_and(|size| parse_quantity(size).is_some());
+    let extended = name.contains('/')
+        && crate::names::check_qualified_name(name).is_ok()
+        && !name.starts_with("kubernetes.io/");
+    if standard || extended {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a container resource: use cpu, memory, ephemeral-storage, hugepages-<size> or a domain-qualified extended resource"
+        ))
     }
 }
 
@@ -49,17 +101,28 @@ impl TryFrom<Value> for Quantity {
             _ => None,
         }
         .ok_or_else(|| format!("`{text}` is not a Kubernetes quantity (e.g. 100m, 256Mi, 1)"))?;
+        if value < 0.0 {
+            return Err(format!(
+                "`{text}` is negative; a resource quantity must not be"
+            ));
+        }
         Ok(Quantity { text, value })
     }
 }
 
 /// The value of a quantity string: a decimal number with an optional binary (`Ki`…`Ei`),
-/// decimal (`m`, `k`, `M`…`E`) or exponent (`e3`) suffix.
+/// decimal (`m`, `k`, `M`…`E`) or exponent (`e3`) suffix, as Kubernetes writes it (no
+/// spaces, one sign at the front).
 fn parse_quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if !digits.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
     let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.'))
+        .map_or(s.len(), |(i, _)| i);
     let (number, suffix) = s.split_at(split);
     let number: f64 = number.parse().ok()?;
     let factor = match suffix {
@@ -127,6 +190,8 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::ANY_TARGET;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers = match targets::containers(target, ctx) {
@@ -214,8 +279,29 @@ mod tests {
         assert_eq!(parse_quantity("1e3"), Some(1000.0));
         assert_eq!(parse_quantity("1.5"), Some(1.5));
         assert_eq!(parse_quantity("lots"), None);
-        assert!(
-            serde_json::from_value::<DefaultResources>(json!({"limits": {"cpu": "x"}})).is_err()
+        for bad in ["100 m", "1.2.3", "--1", "1e", "1mi", "1MB", " 1"] {
+            assert_eq!(parse_quantity(bad), None, "{bad}");
+        }
+        let err = |options: Value| {
+            serde_json::from_value::<DefaultResources>(options)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(json!({"limits": {"cpu": "x"}})).contains("not a Kubernetes quantity"));
+        assert_eq!(
+            err(json!({"requests": {"memory": "-64Mi"}})),
+            "`memory`: `\"-64Mi\"` is negative; a resource quantity must not be"
         );
+        assert!(
+            err(json!({"requests": {"cpus": "1"}})).contains("`cpus` is not a container resource")
+        );
+        assert!(
+            err(json!({"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}))
+                .contains("is above the default limit")
+        );
+        serde_json::from_value::<DefaultResources>(
+            json!({"requests": {"hugepages-2Mi": "1Gi", "nvidia.com/gpu": 1}}),
+        )
+        .unwrap();
     }
 }

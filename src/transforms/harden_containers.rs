@@ -39,12 +39,19 @@ impl TryFrom<String> for AbsolutePath {
     type Error = String;
 
     fn try_from(path: String) -> Result<Self, String> {
-        if !path.starts_with('/') || path.len() < 2 {
+        let trimmed = path.trim_end_matches('/');
+        if !path.starts_with('/')
+            || trimmed.is_empty()
+            || trimmed
+                .split('/')
+                .skip(1)
+                .any(|part| matches!(part, "" | "." | ".."))
+        {
             return Err(format!(
-                "writable path `{path}` must be an absolute path below `/`"
+                "writable path `{path}` must be an absolute path below `/`, without `//`, `.` or `..`"
             ));
         }
-        Ok(AbsolutePath(path.trim_end_matches('/').to_string()))
+        Ok(AbsolutePath(trimmed.to_string()))
     }
 }
 
@@ -56,7 +63,8 @@ of a pod:
 
 - `allowPrivilegeEscalation: false` where absent;
 - `privileged: false` where absent;
-- `capabilities.drop` gains `ALL` (what is already in `drop` and in `add` stays);
+- `capabilities.drop` gains `ALL` (what is already in `drop` and in `add` stays; `all` in
+  lower case does not count, as it does not for the Pod Security Standards);
 - with `readOnlyRootFilesystem: true`: `readOnlyRootFilesystem: true` where absent, plus a
   writable `emptyDir` mounted at each of `writablePaths` (`/tmp` by default) unless the
   container already mounts something there.
@@ -95,7 +103,8 @@ Harden without breaking:
 
 The writable mounts need the pod's `volumes`, so the action works on pod specs.
 
-Target: `podSpec` (or `resource`, which finds the pod template itself).
+Target: `podSpec` (or `resource`, which finds the pod template itself); the step's
+`containerNames` picks the containers (all when absent).
 
 Options:
 
@@ -122,6 +131,8 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::POD_TARGETS;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let spec = match targets::pod_spec(target, ctx) {
@@ -148,6 +159,9 @@ Example:
         let mut conflicts = Vec::new();
         let mut notes = Vec::new();
         for (list, container) in crate::pod::containers_mut(spec) {
+            if !ctx.picks_container(container) {
+                continue;
+            }
             let who = targets::describe(list, container);
             let user = targets::container_user(container, pod_uid, ctx.images);
             let root = if matches!(user, ContainerUser::RunAsUser(0)) {
@@ -386,15 +400,15 @@ fn drop_all(sc: &mut Map<String, Value>, who: &str, conflicts: &mut Vec<String>)
     }
 }
 
-/// Does `capabilities.drop` already hold `ALL`?
+/// Does `capabilities.drop` already hold `ALL`? Exactly `ALL`: the Pod Security Standards
+/// (and `checkPodSecurity`) do not count `all` or `CAP_ALL`, so neither do we.
 fn drops_all(sc: &Map<String, Value>) -> bool {
     sc.get("capabilities")
         .and_then(|c| c.get("drop"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
-        .any(|cap| normalize(cap) == "ALL")
+        .any(|cap| cap == "ALL")
 }
 
 /// `<container>-<path>` as a DNS label (at most 63 characters), with `-2`, `-3`… when taken.
@@ -444,6 +458,17 @@ mod tests {
         assert_eq!(
             spec["containers"][0]["securityContext"],
             json!({"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["NET_RAW", "ALL"]}, "privileged": false, "allowPrivilegeEscalation": false})
+        );
+    }
+
+    #[test]
+    fn lower_case_all_is_not_dropping_all() {
+        // The Pod Security Standards compare `ALL` exactly: `all` drops nothing they count.
+        let mut spec = json!({"containers": [{"name": "a", "securityContext": {"capabilities": {"drop": ["all"]}}}]});
+        run(json!({}), &mut spec);
+        assert_eq!(
+            spec["containers"][0]["securityContext"]["capabilities"]["drop"],
+            json!(["all", "ALL"])
         );
     }
 

@@ -43,8 +43,14 @@ enum Op {
 struct RawOperation {
     op: Op,
     path: ExtPointer,
+    /// `Some(Value::Null)` for `value: null`, which RFC 6902 allows: `None` only when absent.
+    #[serde(default, deserialize_with = "present")]
     value: Option<Value>,
     from: Option<ExtPointer>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl TryFrom<RawOperation> for Operation {
@@ -96,9 +102,15 @@ impl Transform for JsonPatch {
 
 Paths are JSON pointers with two extensions: `*` means every element of a list (or every
 value of a map), and `[name=web]` means the list elements whose `name` is `web`. A wildcard
-over a list that is absent is a no-op, not an error.
+over a list that is absent is a no-op, not an error; a `[name=web]` that matches nothing
+fails a `replace`, `remove` or `test` (a misspelt name must not make a guard pass).
 
-In `mode: ifAbsent` an `add` keeps a value that is already there, and an append (`/-`)
+As in RFC 6902, `value: null` is a value (for `add`, `replace` and `test`), `test` compares
+numbers by value (`1` equals `1.0`), and list indexes are `0` or digits without a leading
+zero.
+
+In `mode: ifAbsent` an `add` keeps a value that is already there (an explicit `null`, such as
+`annotations:` with nothing after it, counts as absent and is replaced), and an append (`/-`)
 skips an element the list already holds, so a second run changes nothing. A failing `test`
 or a missing path is an error naming the patch file, step and resource, unless the step
 says `onFailure: skip`.
@@ -116,6 +128,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::ANY_TARGET;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         for (i, op) in self.0.iter().enumerate() {
@@ -140,8 +153,14 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
         }
         None => None,
     };
+    let paths = op.path.expand(doc);
+    if paths.is_empty() && op.path.filters() && matches!(op.op, Op::Replace | Op::Remove | Op::Test)
+    {
+        // A misspelt `[name=...]` would otherwise make a guard `test` pass vacuously.
+        bail!("{}: no element matches the path", op.path);
+    }
     // Back to front, so removing list elements does not shift the ones still to come.
-    for path in op.path.expand(doc).into_iter().rev() {
+    for path in paths.into_iter().rev() {
         match op.op {
             Op::Add => {
                 if ctx.mode == Mode::IfAbsent && already_there(doc, &path, &op.value) {
@@ -182,7 +201,7 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
             }
             Op::Test => {
                 let actual = doc.pointer(path.as_str());
-                if actual != Some(&op.value) {
+                if !actual.is_some_and(|actual| same_json(actual, &op.value)) {
                     // Never quote Secret or ConfigMap data in an error message.
                     let hidden = redact::is_hidden(doc, path.as_str());
                     let show = |v: &Value| {
@@ -202,6 +221,29 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// JSON equality as RFC 6902 `test` defines it: numbers are equal when their values are
+/// (`1` and `1.0`), maps whatever their key order, lists element by element.
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// How large `copy` may grow a document: ten times the largest object etcd stores (1.5 MB
@@ -227,14 +269,16 @@ fn count_nodes(value: &Value) -> usize {
     count
 }
 
-/// For `ifAbsent`: the path exists already, or (for an append) the list holds the value.
+/// For `ifAbsent`: the path holds a value already, or (for an append) the list holds the
+/// value. An explicit `null` (`annotations:` with nothing after it) is absent, as it is to
+/// Kubernetes, so `add /metadata/annotations {}` replaces it.
 fn already_there(doc: &Value, path: &Pointer, value: &Value) -> bool {
     match path.split_back() {
         Some((parent, last)) if last.decoded() == "-" => doc
             .pointer(parent.as_str())
             .and_then(Value::as_array)
             .is_some_and(|items| items.contains(value)),
-        _ => doc.pointer(path.as_str()).is_some(),
+        _ => doc.pointer(path.as_str()).is_some_and(|v| !v.is_null()),
     }
 }
 
@@ -261,7 +305,8 @@ fn remove_keeping_order(doc: &mut Value, path: &Pointer) -> Result<Value> {
             .shift_remove(last.decoded().as_ref())
             .ok_or_else(missing),
         Value::Array(items) => {
-            let index: usize = last.decoded().parse().map_err(|_| missing())?;
+            let index = crate::pointer::array_index(&last.decoded())
+                .ok_or_else(|| anyhow!("{path}: `{}` is not a list index", last.decoded()))?;
             if index < items.len() {
                 Ok(items.remove(index))
             } else {
@@ -345,6 +390,77 @@ mod tests {
         run(ops.clone(), &mut doc, Mode::IfAbsent).unwrap();
         run(ops, &mut doc, Mode::IfAbsent).unwrap();
         assert_eq!(doc, json!({"drop": ["NET_RAW", "ALL"]}));
+    }
+
+    #[test]
+    fn if_absent_replaces_explicit_nulls() {
+        // gitea's postgresql-hl Service renders `annotations:` with nothing after it.
+        let mut doc = json!({"metadata": {"annotations": null}});
+        let ops = json!([
+            {"op": "add", "path": "/metadata/annotations", "value": {}},
+            {"op": "add", "path": "/metadata/annotations/x", "value": "y"}
+        ]);
+        run(ops.clone(), &mut doc, Mode::IfAbsent).unwrap();
+        assert_eq!(doc, json!({"metadata": {"annotations": {"x": "y"}}}));
+        run(ops, &mut doc, Mode::IfAbsent).unwrap();
+        assert_eq!(doc, json!({"metadata": {"annotations": {"x": "y"}}}));
+    }
+
+    #[test]
+    fn rfc_6902_null_values_number_equality_and_strict_indexes() {
+        let mut doc = json!({"a": 1, "l": [1, 2, 3]});
+        run(
+            json!([
+                {"op": "add", "path": "/n", "value": null},
+                {"op": "test", "path": "/n", "value": null},
+                {"op": "replace", "path": "/a", "value": null},
+                {"op": "test", "path": "/l/0", "value": 1.0}
+            ]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap();
+        assert_eq!(doc, json!({"a": null, "l": [1, 2, 3], "n": null}));
+        assert!(
+            serde_json::from_value::<JsonPatch>(json!([{"op": "add", "path": "/x"}])).is_err(),
+            "a missing value is still an error"
+        );
+        for (op, path) in [("remove", "/l/01"), ("remove", "/l/+1"), ("move", "/l/01")] {
+            let ops = if op == "move" {
+                json!([{"op": op, "from": path, "path": "/m"}])
+            } else {
+                json!([{"op": op, "path": path}])
+            };
+            let e = run(ops, &mut doc, Mode::Overwrite).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("is not a list index"),
+                "{op} {path}: {e:#}"
+            );
+        }
+        assert_eq!(doc["l"], json!([1, 2, 3]));
+    }
+
+    #[test]
+    fn a_name_filter_that_matches_nothing_fails() {
+        let mut doc = json!({"containers": [{"name": "web", "image": "a"}]});
+        for op in [
+            json!({"op": "replace", "path": "/containers/[name=wbe]/image", "value": "b"}),
+            json!({"op": "remove", "path": "/containers/[name=wbe]/image"}),
+            json!({"op": "test", "path": "/containers/[name=wbe]/image", "value": "a"}),
+        ] {
+            let e = run(json!([op]), &mut doc, Mode::Overwrite).unwrap_err();
+            assert!(
+                format!("{e:#}")
+                    .ends_with("/containers/[name=wbe]/image: no element matches the path"),
+                "{e:#}"
+            );
+        }
+        run(
+            json!([{"op": "test", "path": "/containers/[name=web]/image", "value": "a"}]),
+            &mut doc,
+            Mode::Overwrite,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! lists are replaced whole — so for container-level edits use `target: containers`.
 //!
 //! In `ifAbsent` mode only missing keys are added: nothing the chart set is overwritten
-//! and nothing is deleted.
+//! and nothing is deleted. An explicit `null` counts as missing.
 
 use super::{Context, Mode, Outcome, Transform};
 use anyhow::Result;
@@ -45,7 +45,9 @@ impl Transform for MergePatch {
 Why: the shortest way to set a handful of fields. Lists are replaced whole, so to edit
 containers use `target: containers` and merge into each container instead.
 
-In `mode: ifAbsent` only missing keys are added; values the chart set are kept.
+In `mode: ifAbsent` only missing keys are added; values the chart set are kept. A key
+written with nothing after it (`securityContext:`, which reads as `null`) counts as
+missing, as it does to Kubernetes.
 
 Example:
 
@@ -60,6 +62,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::ANY_TARGET;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         match (ctx.mode, target) {
@@ -94,9 +97,11 @@ fn merge(target: &mut Value, patch: &Map<String, Value>) {
     }
 }
 
+/// `ifAbsent`: adds what the target lacks. An explicit `null` (`securityContext:` with
+/// nothing after it) is absent, as Kubernetes reads it.
 fn fill_missing(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
     for (key, value) in patch {
-        match (target.get_mut(key), value) {
+        match (target.get_mut(key).filter(|v| !v.is_null()), value) {
             (_, Value::Null) => {}
             (None, Value::Object(inner)) => {
                 let mut fresh = Value::Object(Map::new());
@@ -152,6 +157,21 @@ mod tests {
         assert_eq!(
             doc,
             json!({"securityContext": {"runAsUser": 0, "runAsNonRoot": true}, "x": {"z": 1}})
+        );
+    }
+
+    #[test]
+    fn if_absent_fills_explicit_nulls() {
+        // `securityContext:` with nothing after it, as Helm renders an empty value.
+        let mut doc = json!({"securityContext": null, "a": {"b": null}});
+        run(
+            json!({"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}, "a": {"b": 1}}),
+            &mut doc,
+            Mode::IfAbsent,
+        );
+        assert_eq!(
+            doc,
+            json!({"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}, "a": {"b": 1}})
         );
     }
 }

@@ -37,6 +37,36 @@ pub enum Mode {
     IfAbsent,
 }
 
+/// What a step's action is applied to inside each selected resource.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// The whole resource.
+    #[default]
+    Resource,
+    /// Every pod spec (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+    /// ReplicationController, Job, CronJob, and declared custom resources).
+    PodSpec,
+    /// Every container, init container and ephemeral container of every pod spec.
+    Containers,
+}
+
+impl Target {
+    /// How a patch file writes it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Target::Resource => "resource",
+            Target::PodSpec => "podSpec",
+            Target::Containers => "containers",
+        }
+    }
+}
+
+/// Every target: what the generic actions work on.
+pub const ANY_TARGET: &[Target] = &[Target::Resource, Target::PodSpec, Target::Containers];
+/// Pod-level actions: a pod spec, or a resource whose pod template they find.
+pub const POD_TARGETS: &[Target] = &[Target::Resource, Target::PodSpec];
+
 /// Which documents of the stream, besides its own target, an action reads in full.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StreamReads {
@@ -53,8 +83,10 @@ pub struct Context<'a> {
     /// Kind and API group of the resource the target belongs to.
     pub kind: &'a str,
     pub group: &'a str,
-    /// Pod template paths the patch set declares for custom resources.
+    /// Pod template paths the patch sets declare for custom resources.
     pub pod_templates: &'a [crate::pod::PodTemplatePath],
+    /// The step's `containerNames`: the containers a container action works on.
+    pub container_names: Option<&'a crate::select::Globs>,
     /// The resource the target belongs to, as it stood before this step.
     pub resource: &'a Manifest,
     /// Every document of the stream as it stood before this step touched this resource
@@ -67,6 +99,15 @@ pub struct Context<'a> {
     pub generated: &'a [Manifest],
     /// The `ImageUsers` files of the run: what user each image runs as, where known.
     pub images: &'a crate::images::KnownUsers,
+}
+
+impl Context<'_> {
+    /// Does the step's `containerNames` pick this container (every container when the step
+    /// names none)?
+    pub fn picks_container(&self, container: &Value) -> bool {
+        let name = container.get("name").and_then(Value::as_str).unwrap_or("");
+        self.container_names.is_none_or(|names| names.matches(name))
+    }
 }
 
 /// How an action went for one target; the pipeline reports everything but `Applied`.
@@ -110,6 +151,14 @@ pub trait Transform {
     /// Whether the action works only on resources with a pod template, even as
     /// `target: resource`; the pipeline then skips other resources without reading them.
     const NEEDS_POD_TEMPLATE: bool = false;
+    /// Whether the action works container by container whatever the step's target, so the
+    /// step's `containerNames` picks the containers it touches (through
+    /// [`Context::picks_container`]). For other actions `containerNames` needs
+    /// `target: containers`.
+    const PER_CONTAINER: bool = false;
+    /// The step targets the action can work on; a step with another is refused when the
+    /// patch file loads.
+    const TARGETS: &'static [Target] = &[Target::Resource];
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
 }
@@ -164,6 +213,20 @@ macro_rules! registry {
                 }
             }
 
+            /// See [`Transform::TARGETS`].
+            pub fn targets(&self) -> &'static [Target] {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::TARGETS),*
+                }
+            }
+
+            /// See [`Transform::PER_CONTAINER`].
+            pub fn per_container(&self) -> bool {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::PER_CONTAINER),*
+                }
+            }
+
             /// See [`Transform::READS_STREAM`].
             pub fn reads_stream(&self) -> StreamReads {
                 match self {
@@ -207,6 +270,7 @@ pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifes
         kind: resource.kind(),
         group: resource.group(),
         pod_templates: &[],
+        container_names: None,
         resource,
         stream,
         generated: &[],

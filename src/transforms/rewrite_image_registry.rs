@@ -98,7 +98,7 @@ Prefixes match whole path segments (`docker.io/bitnami` matches `docker.io/bitna
 `from: docker.io` catches them. Tags and digests are kept. A rule whose `to` starts with its
 own `from` is refused when the patch file is read: it would rewrite again on every run.
 
-Target: any — `resource`, `podSpec` or `containers`.
+Target: any — `resource`, `podSpec` or `containers` (use `containerNames` to pick some).
 
 Options: `rules`, a list of `{from, to}`.
 
@@ -114,6 +114,8 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::ANY_TARGET;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers = match targets::containers(target, ctx) {

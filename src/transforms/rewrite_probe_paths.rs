@@ -12,6 +12,10 @@ use serde_json::Value;
 
 /// Longest regex pattern a patch file may hold, in bytes.
 const MAX_PATTERN_LEN: usize = 1024;
+/// How many times more than there are rules a path may be rewritten before the rules count
+/// as never settling (a prefix rule that shrinks a path, `/api/v1/` → `/api/`, may apply
+/// to `/api/v1/v1/x` twice).
+const MAX_EXTRA_REWRITES: usize = 8;
 /// Compiled-program budget for one pattern (the `regex` crate's size limit), so a pattern
 /// such as `a{1000}{1000}` is refused when the patch file loads instead of eating memory.
 const MAX_COMPILED_SIZE: usize = 1 << 20;
@@ -84,7 +88,115 @@ fn non_empty_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Rule>, D::Erro
             "`rules` is empty: give at least one prefix or regex rule",
         ));
     }
+    if let Some(cycle) = prefix_cycle(&rules) {
+        return Err(serde::de::Error::custom(format!(
+            "prefix rules {} can rewrite a path back to where it started, so every run would change it again",
+            cycle.join(", then ")
+        )));
+    }
+    if let Some(e) = never_settling(&rules) {
+        return Err(serde::de::Error::custom(e));
+    }
     Ok(rules)
+}
+
+/// The path the rules make of `path`, applied until no rule changes it any more (rules that
+/// chain, `/a/` → `/b/` then `/b/` → `/c/`, end at `/c/` in one run, so a second run changes
+/// nothing); `None` when no rule matches. Rules that never settle are an error.
+fn settle(rules: &[Rule], path: &str) -> Result<Option<String>> {
+    let mut trail = vec![path.to_string()];
+    let mut current = path.to_string();
+    while let Some(next) = rules.iter().find_map(|r| r.rewrite(&current)) {
+        if next == current {
+            break;
+        }
+        let revisits = trail.contains(&next);
+        trail.push(next.clone());
+        if revisits || trail.len() > rules.len() + MAX_EXTRA_REWRITES {
+            bail!(
+                "the rules are not idempotent: they rewrite {} and would go on; anchor the patterns so no rule matches what the rules write",
+                trail
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            );
+        }
+        current = next;
+    }
+    Ok((trail.len() > 1 || rules.iter().any(|r| r.rewrite(path).is_some())).then_some(current))
+}
+
+/// Rules that never settle on a path they write themselves: each rule's output, when it is
+/// plain text (a prefix rule's `to`, a regex replacement without `$` groups), is run through
+/// the rules as a probe path would be. Catches regex rules that undo each other when the
+/// patch file loads.
+fn never_settling(rules: &[Rule]) -> Option<String> {
+    rules.iter().find_map(|rule| {
+        let written = match rule {
+            Rule::Prefix { to, .. } => to.as_str(),
+            Rule::Regex { replacement, .. } if !replacement.contains('$') => replacement.as_str(),
+            Rule::Regex { .. } => return None,
+        };
+        settle(rules, written).err().map(|e| e.to_string())
+    })
+}
+
+/// Prefix rules whose outputs feed each other round in a circle (`/a/` → `/b/`, then
+/// `/b/` → `/a/`), described in order; `None` when there is no such circle. Rule `i` feeds
+/// rule `j` when a path that `i` wrote can start with `j`'s `from`. A rule whose `to` starts
+/// with its own `from` never matches its own output (see [`Rule::rewrite`]), and one whose
+/// output only shrinks towards its `to` ends by itself.
+fn prefix_cycle(rules: &[Rule]) -> Option<Vec<String>> {
+    let prefixes: Vec<(usize, &str, &str)> = rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Rule::Prefix { from, to } => Some((i, from.as_str(), to.as_str())),
+            Rule::Regex { .. } => None,
+        })
+        .collect();
+    let feeds = |a: usize, b: usize| {
+        let (_, _, to) = prefixes[a];
+        let (_, from, b_to) = prefixes[b];
+        // `b` leaves alone what already starts with its `to`, when that starts with its `from`.
+        let guarded = b_to.starts_with(from) && to.starts_with(b_to);
+        a != b && (to.starts_with(from) || from.starts_with(to)) && !guarded
+    };
+    // Depth-first search for a path back to the start, from every rule.
+    fn back_to(
+        start: usize,
+        at: usize,
+        n: usize,
+        feeds: &dyn Fn(usize, usize) -> bool,
+        trail: &mut Vec<usize>,
+    ) -> bool {
+        for next in 0..n {
+            if !feeds(at, next) {
+                continue;
+            }
+            if next == start {
+                return true;
+            }
+            if !trail.contains(&next) {
+                trail.push(next);
+                if back_to(start, next, n, feeds, trail) {
+                    return true;
+                }
+                trail.pop();
+            }
+        }
+        false
+    }
+    (0..prefixes.len()).find_map(|start| {
+        let mut trail = vec![start];
+        back_to(start, start, prefixes.len(), &feeds, &mut trail).then(|| {
+            trail
+                .iter()
+                .map(|&k| rules[prefixes[k].0].describe())
+                .collect()
+        })
+    })
 }
 
 /// A regex checked when the patch file loads: bounded in length and compiled size.
@@ -166,11 +278,17 @@ Why: an application moved behind a path prefix (`/api/v1/status` became
 never become ready. This fixes the probes without forking the chart.
 
 Target: `target: resource` (the default; every pod template of the resource, all container
-lists), or `podSpec`, or `containers` (then the step's `containerNames` picks containers too).
+lists), or `podSpec`, or `containers`; the step's `containerNames` picks containers too, with
+any target.
 `mode` makes no difference: a path is always rewritten when a rule matches it.
 
 Options:
-- `rules` (required): tried in order; the first that matches a path rewrites it.
+- `rules` (required): tried in order; the first that matches a path rewrites it, and the
+  rules run again on the result until none changes it (`/a/` → `/b/` then `/b/` → `/c/`
+  takes `/a/x` to `/c/x` in one run), so a second run changes nothing. Rules that lead round
+  in a circle or match their own output are refused when the patch file loads (prefix rules,
+  and regex rules whose replacement is plain text); a regex rule with `$` groups that never
+  settles is an error when it runs.
   - `prefix: {from: /api/, to: /execution/api/}` replaces a leading `from`. When `to` starts
     with `from` (`/` → `/app/`), a path already starting with `to` is left alone, so a second
     run changes nothing.
@@ -201,12 +319,15 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::ANY_TARGET;
+    const PER_CONTAINER: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let containers: Vec<&mut Value> = if let Some(spec) = workloads::pod_spec(target, ctx) {
             pod::containers_mut(spec)
                 .into_iter()
                 .map(|(_, c)| c)
+                .filter(|c| ctx.picks_container(c))
                 .collect()
         } else if workloads::is_resource(target) {
             return Ok(Outcome::NotApplicable(format!(
@@ -252,19 +373,9 @@ impl RewriteProbePaths {
             if !self.port_selected(http.get("port"), container) {
                 continue;
             }
-            let Some((rule, new_path)) = self
-                .rules
-                .iter()
-                .find_map(|r| r.rewrite(path).map(|p| (r, p)))
-            else {
+            let Some(new_path) = settle(&self.rules, path)? else {
                 continue;
             };
-            if let Some(again) = rule.rewrite(&new_path).filter(|again| *again != new_path) {
-                bail!(
-                    "rule {} is not idempotent: it rewrites `{path}` to `{new_path}` and then to `{again}`; anchor the pattern so it does not match its own output",
-                    rule.describe()
-                );
-            }
             matched += 1;
             if let Some(slot) = container.pointer_mut(&format!("/{}/httpGet/path", kind.field())) {
                 *slot = Value::String(new_path);
@@ -400,10 +511,69 @@ mod tests {
 
     #[test]
     fn self_matching_regex_rules_are_refused() {
+        // A rule that matches its own output, refused when loaded.
+        let e = serde_json::from_value::<RewriteProbePaths>(
+            json!({"rules": [{"regex": {"pattern": "status", "replacement": "status/x"}}]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("are not idempotent"), "{e}");
+        // The same with a group: only a run can tell.
         let a =
-            action(json!({"rules": [{"regex": {"pattern": "status", "replacement": "status/x"}}]}));
+            action(json!({"rules": [{"regex": {"pattern": "(status)", "replacement": "$1/x"}}]}));
         let e = run(&a, &mut deployment()).unwrap_err().to_string();
-        assert!(e.contains("is not idempotent"), "{e}");
+        assert!(e.contains("are not idempotent"), "{e}");
+        // Two regex rules that undo each other, with groups (so only a run can tell).
+        let a = action(json!({"rules": [
+            {"regex": {"pattern": "^/api/(.*)", "replacement": "/v2/$1"}},
+            {"regex": {"pattern": "^/v2/(.*)", "replacement": "/api/$1"}}]}));
+        let e = run(&a, &mut deployment()).unwrap_err().to_string();
+        assert!(
+            e.contains("`/api/v1/status` → `/v2/v1/status` → `/api/v1/status`"),
+            "{e}"
+        );
+        // Without groups, the patch file is refused when it loads.
+        let e = serde_json::from_value::<RewriteProbePaths>(json!({"rules": [
+            {"regex": {"pattern": "^/healthz$", "replacement": "/ready"}},
+            {"regex": {"pattern": "^/ready$", "replacement": "/healthz"}}]}))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`/ready` → `/healthz` → `/ready`"), "{e}");
+    }
+
+    #[test]
+    fn chained_rules_settle_in_one_run() {
+        let a = action(json!({"rules": [
+            {"prefix": {"from": "/api/", "to": "/b/"}},
+            {"prefix": {"from": "/b/", "to": "/c/"}}]}));
+        let mut doc = deployment();
+        run(&a, &mut doc).unwrap();
+        assert_eq!(paths(&doc), ["/c/v1/status"; 3]);
+        let before = doc.clone();
+        assert!(matches!(run(&a, &mut doc), Ok(Outcome::NotApplicable(_))));
+        assert_eq!(doc, before);
+    }
+
+    #[test]
+    fn prefix_cycles_are_refused_when_loaded() {
+        let e = serde_json::from_value::<RewriteProbePaths>(json!({"rules": [
+            {"prefix": {"from": "/x", "to": "/y"}},
+            {"prefix": {"from": "/a/", "to": "/b/"}},
+            {"prefix": {"from": "/b/", "to": "/a/"}}]}))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "prefix rules prefix `/a/` → `/b/`, then prefix `/b/` → `/a/` can rewrite a path back to where it started, so every run would change it again"
+        );
+        // A rule whose output starts with its own input is guarded, and one that shrinks ends.
+        for rules in [
+            json!([{"prefix": {"from": "/", "to": "/app/"}}]),
+            json!([{"prefix": {"from": "/", "to": "/app/"}}, {"prefix": {"from": "/app/old", "to": "/app/new"}}]),
+            json!([{"prefix": {"from": "/api/v1/", "to": "/api/"}}]),
+        ] {
+            serde_json::from_value::<RewriteProbePaths>(json!({ "rules": rules })).unwrap();
+        }
     }
 
     #[test]

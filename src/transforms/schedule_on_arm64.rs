@@ -17,11 +17,21 @@ const BETA_ARCH_LABEL: &str = "beta.kubernetes.io/arch";
 pub struct ScheduleOnArm64 {
     #[serde(default = "default_architecture", deserialize_with = "architecture")]
     architecture: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tolerations")]
     tolerations: Vec<Toleration>,
     /// Pin DaemonSets too (and the hooks of a release that has only DaemonSets).
     #[serde(default)]
     pin_daemon_sets: bool,
+}
+
+/// Tolerations the API server accepts (its `ValidateTolerations`).
+fn tolerations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Toleration>, D::Error> {
+    let tolerations = Vec::<Toleration>::deserialize(d)?;
+    for (i, t) in tolerations.iter().enumerate() {
+        t.check()
+            .map_err(|e| serde::de::Error::custom(format!("toleration {}: {e}", i + 1)))?;
+    }
+    Ok(tolerations)
 }
 
 fn default_architecture() -> String {
@@ -67,6 +77,25 @@ enum TaintEffect {
 }
 
 impl Toleration {
+    fn check(&self) -> Result<(), String> {
+        let key = self.key.as_deref().unwrap_or("");
+        let value = self.value.as_deref().unwrap_or("");
+        let exists = self.operator == Some(TolerationOperator::Exists);
+        if !key.is_empty() {
+            crate::names::check_qualified_name(key)?;
+        } else if !exists {
+            return Err("a toleration without a `key` needs `operator: Exists`".into());
+        }
+        if exists && !value.is_empty() {
+            return Err("`operator: Exists` takes no `value`".into());
+        }
+        crate::names::check_label_value(value)?;
+        if self.toleration_seconds.is_some() && self.effect != Some(TaintEffect::NoExecute) {
+            return Err("`tolerationSeconds` goes with `effect: NoExecute`".into());
+        }
+        Ok(())
+    }
+
     fn to_value(&self) -> Value {
         let mut out = Map::new();
         if let Some(key) = &self.key {
@@ -161,6 +190,7 @@ Example:
     /// The kinds and hook annotations of the other documents: their heads, which every
     /// document of `Context::stream` has.
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::POD_TARGETS;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if !self.pin_daemon_sets {

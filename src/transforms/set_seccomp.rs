@@ -41,6 +41,13 @@ impl TryFrom<Options> for SetSeccomp {
             (ProfileType::RuntimeDefault, Some(_)) => {
                 return Err("`localhostProfile` goes with `type: Localhost`".into());
             }
+            (ProfileType::Localhost, Some(path))
+                if path.starts_with('/') || path.split('/').any(|part| part == "..") =>
+            {
+                return Err(format!(
+                    "`localhostProfile` `{path}` must be a path relative to the kubelet's seccomp directory, without `..`"
+                ));
+            }
             (ProfileType::Localhost, Some(path)) if !path.is_empty() => {
                 json!({"type": "Localhost", "localhostProfile": path})
             }
@@ -98,6 +105,7 @@ Example:
 "#;
 
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const TARGETS: &'static [super::Target] = super::POD_TARGETS;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         let spec = match targets::pod_spec(target, ctx) {

@@ -18,7 +18,7 @@ pub struct SpreadTopology {
     when_unsatisfiable: WhenUnsatisfiable,
     /// Pod label keys whose values scope the spread; `[pod-template-hash]` for Deployments
     /// when absent, so a rollout's new pods spread among themselves.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "label_keys")]
     match_label_keys: Option<Vec<String>>,
 }
 
@@ -56,7 +56,26 @@ fn non_empty_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             "`topologyKeys` needs at least one non-empty node label key",
         ));
     }
+    for (i, key) in keys.iter().enumerate() {
+        crate::names::check_qualified_name(key)
+            .map_err(|e| serde::de::Error::custom(format!("topology key {e}")))?;
+        if keys[..i].contains(key) {
+            // The API rejects two constraints with the same topologyKey and whenUnsatisfiable.
+            return Err(serde::de::Error::custom(format!(
+                "topology key `{key}` is listed twice"
+            )));
+        }
+    }
     Ok(keys)
+}
+
+fn label_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let keys = Vec::<String>::deserialize(d)?;
+    for key in &keys {
+        crate::names::check_qualified_name(key)
+            .map_err(|e| serde::de::Error::custom(format!("matchLabelKeys: {e}")))?;
+    }
+    Ok(Some(keys))
 }
 
 fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {

@@ -44,8 +44,9 @@ pub fn pod_spec<'v>(target: &'v mut Value, ctx: &Context) -> Result<&'v mut Valu
 }
 
 /// The containers a container-level action works on, with a description of each for
-/// messages (`init container \`setup\``): every container of the pod spec with
-/// `target: resource` or `podSpec`, the target itself with `target: containers`.
+/// messages (`init container \`setup\``): every container of the pod spec the step's
+/// `containerNames` picks with `target: resource` or `podSpec`, the target itself with
+/// `target: containers` (the pipeline picked it).
 pub fn containers<'v>(
     target: &'v mut Value,
     ctx: &Context,
@@ -57,6 +58,7 @@ pub fn containers<'v>(
     let spec = pod_spec(target, ctx)?;
     Ok(pod::containers_mut(spec)
         .into_iter()
+        .filter(|(_, c)| ctx.picks_container(c))
         .map(|(list, c)| (describe(list, c), c))
         .collect())
 }

@@ -859,7 +859,16 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_positions() {
-        let e = read_document("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
-        assert!(e.line >= 2, "{e}");
+        let at = |text: &str| {
+            let e = read_document(text).unwrap_err();
+            (e.line, e.column)
+        };
+        // Line and 1-based column of the character the reader stopped at: the `:` that
+        // cannot follow `c` inside an unclosed `[`, the `:` of a wrongly indented key.
+        assert_eq!(at("a: 1\nb: [1, 2\nc: 3\n"), (3, 2));
+        assert_eq!(at("a: 1\n  b: 2\n"), (2, 4));
+        // A tab as indentation: at the tab or just after it.
+        let (line, column) = at("a: 1\nb:\n\t- x\n");
+        assert!(line == 3 && (1..=2).contains(&column), "{line}:{column}");
     }
 }

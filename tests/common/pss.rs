@@ -258,7 +258,8 @@ fn seccomp_baseline(pod: &Pod) -> Vec<String> {
 }
 
 fn sysctls(pod: &Pod) -> Vec<String> {
-    const SAFE: [&str; 10] = [
+    // Kubernetes 1.32: pod-security-admission's sysctlsAllowedV1Dot32.
+    const SAFE: [&str; 12] = [
         "kernel.shm_rmid_forced",
         "net.ipv4.ip_local_port_range",
         "net.ipv4.ip_unprivileged_port_start",
@@ -269,6 +270,8 @@ fn sysctls(pod: &Pod) -> Vec<String> {
         "net.ipv4.tcp_fin_timeout",
         "net.ipv4.tcp_keepalive_intvl",
         "net.ipv4.tcp_keepalive_probes",
+        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_wmem",
     ];
     pod.pod_sc("/sysctls")
         .as_array()
