@@ -131,7 +131,15 @@ mod tests {
         let mut s = stream::read_lazily(input.as_bytes().to_vec()).unwrap();
         let opened = open(&mut s.manifests).unwrap();
         let ids: Vec<_> = s.manifests.iter().map(Manifest::id).collect();
-        assert_eq!(ids, ["document 1", "ConfigMap/a", "Secret/b", "Service/s"]);
+        assert_eq!(
+            ids,
+            [
+                "document 1",
+                "ConfigMap/(release namespace)/a",
+                "Secret/(release namespace)/b",
+                "Service/(release namespace)/s"
+            ]
+        );
         assert_eq!(s.manifests[2].source(), Some("c/templates/list.yaml"));
         assert_eq!(s.manifests[2].index, 1);
         s.manifests[2].before_change = s.manifests[2].value.clone();

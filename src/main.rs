@@ -246,7 +246,7 @@ fn tell(
                 "--diff writes text to stderr, where the JSON report goes: write the report to a file (--report FILE)"
             );
         }
-        to_stderr(&render::json(report, &inputs));
+        write_stderr(&printable_json(&render::json(report, &inputs)));
         return Ok(ending(fails, args.check));
     }
     if let Some(path) = path {
