@@ -17,6 +17,7 @@ mod schedule_on_arm64;
 mod set_image_pull_policy;
 mod set_seccomp;
 mod spread_topology;
+pub mod strategic_merge_patch;
 mod targets;
 mod workloads;
 
@@ -173,6 +174,7 @@ macro_rules! registry {
 registry! {
     json_patch::JsonPatch,
     merge_patch::MergePatch,
+    strategic_merge_patch::StrategicMergePatch,
     set_seccomp::SetSeccomp,
     run_as_non_root::RunAsNonRoot,
     harden_containers::HardenContainers,
