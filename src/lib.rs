@@ -7,6 +7,7 @@ pub mod diff;
 pub mod explain;
 pub mod glob;
 pub mod helm_log;
+pub mod kustomize;
 pub mod manifest;
 pub mod patchfile;
 pub mod pipeline;

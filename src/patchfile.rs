@@ -281,6 +281,22 @@ pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet
         Some(root) => root.confine(path, path)?,
         None => path.to_path_buf(),
     };
+    // A directory with a kustomization is that kustomization (its patch files are not
+    // patch sets of their own).
+    let kustomization = location
+        .is_dir()
+        .then(|| crate::kustomize::in_directory(&location))
+        .flatten();
+    let (location, path) = match kustomization {
+        Some(file) => {
+            let shown = file
+                .file_name()
+                .map_or_else(|| path.to_path_buf(), |n| path.join(n));
+            (file, shown)
+        }
+        None => (location, path.to_path_buf()),
+    };
+    let path = path.as_path();
     if location.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(&location)
             .with_context(|| format!("cannot read patch directory {}", path.display()))?
@@ -302,13 +318,13 @@ pub fn load_path_within(path: &Path, root: Option<&Path>) -> Result<Vec<PatchSet
                     .file_name()
                     .map_or_else(|| file.clone(), |n| path.join(n));
                 match &root {
-                    Some(root) => load_file(&root.confine(file, &shown)?, &shown),
-                    None => load_file(file, &shown),
+                    Some(root) => load_file(&root.confine(file, &shown)?, &shown, Some(root)),
+                    None => load_file(file, &shown, None),
                 }
             })
             .collect();
     }
-    Ok(vec![load_file(&location, path)?])
+    Ok(vec![load_file(&location, path, root.as_ref())?])
 }
 
 /// The directory patch files must stay inside, canonicalised once.
@@ -348,10 +364,32 @@ impl PatchRoot {
     }
 }
 
-/// Reads the file at `path`; `shown` names it in messages.
-fn load_file(path: &Path, shown: &Path) -> Result<PatchSet> {
+/// Reads the file at `path`; `shown` names it in messages. A kustomization is read by
+/// [`crate::kustomize`], whose `path:` entries are read relative to it (inside the patch root,
+/// when there is one).
+fn load_file(path: &Path, shown: &Path, root: Option<&PatchRoot>) -> Result<PatchSet> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read patch file {}", shown.display()))?;
+    if crate::kustomize::is_kustomization(path) {
+        let (dir, shown_dir) = (
+            path.parent().unwrap_or(Path::new(".")),
+            shown.parent().unwrap_or(Path::new("")),
+        );
+        let read = |relative: &str| -> Result<String> {
+            let file = dir.join(relative);
+            let file = match root {
+                Some(root) => root.confine(&file, &shown_dir.join(relative))?,
+                None => file,
+            };
+            std::fs::read_to_string(&file).with_context(|| {
+                format!(
+                    "cannot read patch file {}",
+                    shown_dir.join(relative).display()
+                )
+            })
+        };
+        return crate::kustomize::parse(&text, &shown.display().to_string(), &read);
+    }
     parse(&text, &shown.display().to_string())
 }
 
