@@ -73,7 +73,8 @@ fn walk(
                 Some(name) => (name, true),
                 None => (*first, false),
             };
-            let creates = create && !is_list && (!rest.is_empty() || create_map);
+            // kustomize creates nothing for a spec whose end is not a map (images).
+            let creates = create && create_map && !is_list;
             if creates {
                 let slot = map
                     .entry(name.to_string())
@@ -286,9 +287,10 @@ pub fn common_labels() -> Vec<FieldSpec> {
 pub fn labels(templates: bool, volume_claim_templates: bool) -> Vec<FieldSpec> {
     let mut all = Vec::new();
     if templates {
+        // kustomize 5.7's template labels include volume claim templates.
         all.extend(specs(METADATA_LABELS));
-    }
-    if volume_claim_templates {
+        all.extend(specs(VOLUME_CLAIM_TEMPLATE_LABELS));
+    } else if volume_claim_templates {
         all.extend(specs(VOLUME_CLAIM_TEMPLATE_LABELS));
     }
     if !templates {

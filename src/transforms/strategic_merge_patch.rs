@@ -375,6 +375,23 @@ impl Merger {
             let keep: Vec<String> = keep.iter().map(|k| key_text(Some(k))).collect();
             result.retain(|k, _| keep.contains(k));
         }
+        // kyaml walks the target's other fields too, and drops their empty (`key:`) values
+        // on the way; a null read from YAML looks the same, so every null goes.
+        let untouched: Vec<String> = result
+            .keys()
+            .filter(|k| !patch.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in untouched {
+            let sub = self.field_schema(ty, &key);
+            if let Some(v) = result.get_mut(&key) {
+                if v.is_null() {
+                    result.shift_remove(&key);
+                } else {
+                    tidy(v, sub, self.schema);
+                }
+            }
+        }
         for (key, value) in patch {
             if is_directive_key(key) {
                 continue;
@@ -546,6 +563,32 @@ impl Merger {
     }
 }
 
+/// What kyaml's walk does to a part of the target the patch does not mention: null map values
+/// go, and so do empty elements of mergeable lists.
+fn tidy(value: &mut Value, sch: Sch, schema: &Schema) {
+    match (value, sch) {
+        (Value::Object(map), Sch::Type(ty)) => {
+            map.retain(|_, v| !v.is_null());
+            for (key, v) in map.iter_mut() {
+                let field = ty.and_then(|t| schema.types[t].get(key));
+                let sub = match field {
+                    Some(f) if f.merge => Sch::List(f),
+                    Some(f) => Sch::Type(f.child),
+                    None => Sch::Type(None),
+                };
+                tidy(v, sub, schema);
+            }
+        }
+        (Value::Array(items), Sch::List(field)) if !field.keys.is_empty() => {
+            for item in items.iter_mut() {
+                tidy(item, Sch::Type(field.child), schema);
+            }
+            items.retain(|i| !i.as_object().is_some_and(Map::is_empty));
+        }
+        _ => {}
+    }
+}
+
 /// The map without its directive keys.
 fn strip(map: &Map<String, Value>) -> Map<String, Value> {
     map.iter()
@@ -625,7 +668,7 @@ mod tests {
         let c = s.named("io.k8s.api.core.v1.Container").unwrap();
         assert_eq!(s.types[c]["volumeMounts"].keys, ["mountPath"]);
         assert_eq!(s.types[c]["ports"].keys, ["containerPort", "protocol"]);
-        assert!(s.types[c].get("args").is_none());
+        assert!(!s.types[c].contains_key("args"));
     }
 
     #[test]

@@ -1,0 +1,336 @@
+//! A kustomization given to pulse-harden (`-p dir/`) writes the same objects as the real
+//! `kubectl kustomize` (kustomize 5.7.1) run on a kustomization that lists the rendered chart
+//! as its resource: one case per supported field, on real chart renders from the shared
+//! corpus, compared object by object as data.
+
+mod common;
+
+use common::helm_home::{temp_dir, tool};
+use pulse_harden::stream;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn corpus(chart: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(format!("{chart}.yaml"));
+    let path = if path.is_file() {
+        path
+    } else {
+        Path::new("/work/shared/corpus").join(format!("{chart}.yaml"))
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// kustomize drops an empty `metadata.annotations` from every object it writes, patched or
+/// not; pulse-harden keeps documents it did not change byte for byte, so the comparison
+/// ignores that one difference (an empty map and no map mean the same to Kubernetes).
+fn without_empty_annotations(mut v: Value) -> Value {
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+        && meta
+            .get("annotations")
+            .is_some_and(|a| a.is_null() || a.as_object().is_some_and(|m| m.is_empty()))
+    {
+        meta.shift_remove("annotations");
+    }
+    v
+}
+
+/// Objects by apiVersion, kind, namespace and name.
+fn objects(yaml: &[u8]) -> BTreeMap<String, Value> {
+    let mut s = stream::read(yaml).expect("a readable stream");
+    let mut out = BTreeMap::new();
+    for m in &mut s.manifests {
+        m.read_fully().unwrap();
+        let Some(v) = m.value.clone() else { continue };
+        if v.is_null() {
+            continue;
+        }
+        let id = format!(
+            "{} {} {}/{}",
+            m.api_version(),
+            m.kind(),
+            m.namespace(),
+            m.name()
+        );
+        out.insert(id, without_empty_annotations(v));
+    }
+    out
+}
+
+/// Runs kubectl kustomize and pulse-harden on `chart` with this kustomization (and extra
+/// files), and checks they write the same objects; returns pulse-harden's output.
+fn same_as_kustomize(
+    case: &str,
+    chart: &str,
+    kustomization: &str,
+    files: &[(&str, &str)],
+) -> Vec<u8> {
+    let dir = temp_dir(&format!("kustomize-{case}"));
+    let input = corpus(chart);
+    std::fs::write(dir.join("all.yaml"), &input).unwrap();
+    std::fs::write(dir.join("kustomization.yaml"), kustomization).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let kustomized = Command::new(tool("kubectl"))
+        .args(["kustomize"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        kustomized.status.success(),
+        "kubectl kustomize failed: {}",
+        String::from_utf8_lossy(&kustomized.stderr)
+    );
+    let run = common::feed(common::pulse_harden().arg("-p").arg(&dir), &input);
+    assert_eq!(run.code, 0, "pulse-harden failed: {}", run.stderr);
+    let (want, got) = (objects(&kustomized.stdout), objects(&run.stdout));
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "the same objects"
+    );
+    let mut changed = 0;
+    let before = objects(&input);
+    for (id, w) in &want {
+        if let Some(diff) = first_difference(&got[id], w, String::new()) {
+            panic!("{case}: {id} differs from kubectl kustomize at {diff}");
+        }
+        if before.get(id) != Some(w) {
+            changed += 1;
+        }
+    }
+    assert!(changed > 0, "{case}: the case changes nothing");
+    run.stdout
+}
+
+#[test]
+fn patches_strategic_merge_on_containers_env_and_volumes() {
+    same_as_kustomize(
+        "smp",
+        "grafana-persistence",
+        r#"resources: [all.yaml]
+patches:
+  - patch: |
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: grafana
+        namespace: grafana
+      spec:
+        template:
+          spec:
+            initContainers:
+              - name: init-chown-data
+                $patch: delete
+            containers:
+              - name: grafana
+                env:
+                  - name: GF_PATHS_DATA
+                    $patch: delete
+                  - name: GF_LOG_MODE
+                    value: console
+                  - name: POD_IP
+                    valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+                volumeMounts:
+                  - mountPath: /var/lib/grafana-search
+                    $patch: delete
+                  - name: cache
+                    mountPath: /cache
+                resources:
+                  limits: {memory: 512Mi}
+              - name: sidecar
+                image: busybox:1.36
+                args: [sleep, infinity]
+            volumes:
+              - name: search
+                $patch: delete
+              - name: cache
+                emptyDir: {medium: Memory}
+            securityContext:
+              $patch: replace
+              runAsNonRoot: true
+"#,
+        &[],
+    );
+}
+
+#[test]
+fn patches_json6902_with_selector_targets_and_files() {
+    same_as_kustomize(
+        "json6902",
+        "prometheus",
+        r#"resources: [all.yaml]
+patches:
+  - target: {kind: Deployment, name: "prometheus-.*", labelSelector: "app.kubernetes.io/name notin (kube-state-metrics)"}
+    patch: |
+      - op: add
+        path: /spec/template/spec/priorityClassName
+        value: system-cluster-critical
+      - {op: replace, path: /spec/replicas, value: 2}
+  - target: {group: "", version: v1, kind: Service, annotationSelector: "prometheus.io/probe"}
+    path: probe.yaml
+  - target: {kind: "Deployment|StatefulSet", namespace: prometheus}
+    patch: '[{"op": "add", "path": "/metadata/annotations", "value": {"team": "obs"}}]'
+  - target: {kind: DaemonSet}
+    path: ds.yaml
+"#,
+        &[
+            (
+                "probe.yaml",
+                "- {op: add, path: /metadata/labels/probed, value: \"yes\"}\n",
+            ),
+            (
+                "ds.yaml",
+                "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ignored}\nspec:\n  template:\n    spec:\n      tolerations: [{operator: Exists}]\n",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn images_transformer() {
+    same_as_kustomize(
+        "images",
+        "postgresql-backup",
+        r#"resources: [all.yaml]
+images:
+  - name: docker.io/bitnami/postgresql
+    newName: registry.internal/postgresql
+    newTag: "17.7.0"
+  - name: docker.io/bitnami/os-shell
+    digest: sha256:5acba83a746c7608ed544dc1533b87c737a0b0fb730301639a0179f9344b1678
+"#,
+        &[],
+    );
+    same_as_kustomize(
+        "images-digest",
+        "ingress-nginx",
+        r#"resources: [all.yaml]
+images:
+  - name: registry.k8s.io/ingress-nginx/controller
+    newTag: v1.15.2
+  - name: registry.k8s.io/ingress-nginx/kube-webhook-certgen
+    newName: mirror.internal/certgen
+"#,
+        &[],
+    );
+}
+
+#[test]
+fn labels_common_labels_and_common_annotations() {
+    same_as_kustomize(
+        "labels",
+        "prometheus",
+        r#"resources: [all.yaml]
+commonLabels:
+  team: observability
+commonAnnotations:
+  owner: platform@example.com
+labels:
+  - pairs: {tier: monitoring}
+    includeSelectors: false
+    includeTemplates: true
+  - pairs: {cost-centre: "4711"}
+"#,
+        &[],
+    );
+    same_as_kustomize(
+        "labels-selectors",
+        "postgresql-backup",
+        r#"resources: [all.yaml]
+labels:
+  - pairs: {app.example.com/part-of: db}
+    includeSelectors: true
+"#,
+        &[],
+    );
+}
+
+#[test]
+fn deprecated_patches_strategic_merge_and_json6902() {
+    same_as_kustomize(
+        "deprecated",
+        "nginx",
+        r#"resources: [all.yaml]
+patchesStrategicMerge:
+  - deployment.yaml
+  - |-
+    apiVersion: v1
+    kind: Service
+    metadata:
+      name: nginx
+      namespace: nginx
+    spec:
+      ports:
+        - name: http
+          port: 8080
+          targetPort: http
+patchesJson6902:
+  - target: {group: apps, version: v1, kind: Deployment, name: nginx}
+    path: json.yaml
+"#,
+        &[
+            (
+                "deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nginx\n  namespace: nginx\nspec:\n  template:\n    spec:\n      containers:\n        - name: nginx\n          ports:\n            - {name: metrics, containerPort: 9113}\n          env:\n            - {name: BITNAMI_DEBUG, value: \"true\"}\n",
+            ),
+            (
+                "json.yaml",
+                "- {op: remove, path: /spec/template/spec/initContainers}\n",
+            ),
+        ],
+    );
+}
+
+/// Where two values first differ (map key order aside), for a readable failure.
+fn first_difference(got: &Value, want: &Value, at: String) -> Option<String> {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for key in g.keys().chain(w.keys()) {
+                let path = format!("{at}/{key}");
+                match (g.get(key), w.get(key)) {
+                    (Some(a), Some(b)) => {
+                        if let Some(d) = first_difference(a, b, path) {
+                            return Some(d);
+                        }
+                    }
+                    (a, b) => return Some(format!("{path}: pulse-harden {a:?}, kustomize {b:?}")),
+                }
+            }
+            None
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => g
+            .iter()
+            .zip(w)
+            .enumerate()
+            .find_map(|(i, (a, b))| first_difference(a, b, format!("{at}/{i}"))),
+        (a, b) if a == b => None,
+        (a, b) => Some(format!("{at}: pulse-harden {a}, kustomize {b}")),
+    }
+}
+
+/// The checked-in merge-key table is what scripts/gen-merge-keys.py makes from the schemas
+/// `make tools` installs: regenerate it rather than edit it.
+#[test]
+fn the_merge_key_table_is_generated_from_the_kubernetes_schemas() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("scripts/gen-merge-keys.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gen-merge-keys.py failed (run `make tools`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checked_in =
+        std::fs::read_to_string(root.join("src/transforms/strategic_merge_keys.tsv")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == checked_in,
+        "src/transforms/strategic_merge_keys.tsv is stale: run scripts/gen-merge-keys.py > src/transforms/strategic_merge_keys.tsv"
+    );
+}
