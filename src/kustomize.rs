@@ -326,7 +326,7 @@ fn documents(text: &str) -> Result<Vec<Value>, String> {
     let mut current = String::new();
     let mut flush = |current: &mut String| -> Result<(), String> {
         if !current.trim().is_empty() {
-            let v: Value = yaml::from_config_str(current).map_err(|e| {
+            let v: Value = yaml::from_kustomize_str(current).map_err(|e| {
                 format!(
                     "{}the patch is not valid YAML: {}",
                     e.line
@@ -379,7 +379,7 @@ fn patch_steps(
             bail!("{where_}: a JSON 6902 patch needs a `target`");
         };
         let ops = docs.into_iter().next().unwrap_or_default();
-        let action: crate::transforms::json_patch::JsonPatch = serde_json::from_value(ops)
+        let action = crate::transforms::json_patch::JsonPatch::kustomize(ops)
             .map_err(|err| anyhow!("{where_}: invalid JSON 6902 patch: {err}"))?;
         return Ok(vec![step(
             format!("{field}[{i}]"),

@@ -515,7 +515,12 @@ impl Merger {
                 }
             }
         }
-        let find = |items: &[&Value], t: &[String]| -> Option<Value> {
+        // With more than one key in use, kyaml re-appends the target's elements after the
+        // patch-only ones, in the target's order.
+        let keys_in_use = (0..keys.len())
+            .filter(|&i| tuples.iter().any(|t| !t[i].is_empty()))
+            .count();
+        let find_at = |items: &[&Value], t: &[String]| -> Option<usize> {
             let wanted: Vec<(&String, &String)> =
                 keys.iter().zip(t).filter(|(_, v)| !v.is_empty()).collect();
             let wanted = if wanted.is_empty() {
@@ -523,26 +528,28 @@ impl Merger {
             } else {
                 wanted
             };
-            items
-                .iter()
-                .find(|e| {
-                    wanted
-                        .iter()
-                        .all(|(k, v)| key_text(e.get(k.as_str())) == **v)
-                })
-                .map(|e| (*e).clone())
+            items.iter().position(|e| {
+                wanted
+                    .iter()
+                    .all(|(k, v)| key_text(e.get(k.as_str())) == **v)
+            })
+        };
+        let find = |items: &[&Value], t: &[String]| -> Option<Value> {
+            find_at(items, t).map(|i| items[i].clone())
         };
         let dest_refs: Vec<&Value> = dest_items.iter().collect();
-        let mut out: Vec<(Vec<String>, Value)> = Vec::new();
+        // (key tuple, element, position of the target element it came from)
+        let mut out: Vec<(Vec<String>, Value, Option<usize>)> = Vec::new();
         for t in tuples {
-            let d = find(&dest_refs, &t);
+            let at_dest = find_at(&dest_refs, &t);
+            let d = at_dest.map(|i| dest_refs[i].clone());
             let p = find(&patch_items, &t);
             path.push(format!("[{}]", t.join(",")));
             let merged = self.walk(d, p.as_ref(), Sch::Type(field.child), path)?;
             path.pop();
             let Some(mut merged) = merged.filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))
             else {
-                out.retain(|(seen, _)| *seen != t);
+                out.retain(|(seen, ..)| *seen != t);
                 continue;
             };
             if let Some(m) = merged.as_object_mut() {
@@ -552,13 +559,17 @@ impl Merger {
                     }
                 }
             }
-            match out.iter_mut().find(|(seen, _)| *seen == t) {
+            match out.iter_mut().find(|(seen, ..)| *seen == t) {
                 Some(slot) => slot.1 = merged,
-                None => out.push((t, merged)),
+                None => out.push((t, merged, at_dest)),
             }
         }
+        if keys_in_use > 1 {
+            // Stable: patch-only elements keep their order, before the target's in its order.
+            out.sort_by_key(|(_, _, from)| from.map_or((0, 0), |i| (1, i)));
+        }
         Ok(Some(Value::Array(
-            out.into_iter().map(|(_, v)| v).collect(),
+            out.into_iter().map(|(_, v, _)| v).collect(),
         )))
     }
 }
