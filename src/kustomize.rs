@@ -294,11 +294,18 @@ pub fn parse(text: &str, origin: &str, read: &dyn Fn(&str) -> Result<String>) ->
             Action::SetImages(SetImages::new(k.images)),
         ));
     }
-    let _ = k.resources;
+    let notes = if k.resources {
+        vec![format!(
+            "{origin}: `resources` is not read; the stream on stdin is the resource"
+        )]
+    } else {
+        Vec::new()
+    };
     Ok(PatchSet {
         origin: origin.to_string(),
         pod_templates: Vec::new(),
         steps,
+        notes,
     })
 }
 

@@ -334,3 +334,107 @@ fn the_merge_key_table_is_generated_from_the_kubernetes_schemas() {
         "src/transforms/strategic_merge_keys.tsv is stale: run scripts/gen-merge-keys.py > src/transforms/strategic_merge_keys.tsv"
     );
 }
+
+const SMALL: &str = "---\n# Source: web/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27   # pinned\n          env:\n            - {name: A, value: \"1\"}\n---\n# Source: web/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web   # untouched\nspec:\n  ports: [{port: 80}]\n";
+
+fn run_with(case: &str, kustomization: &str, args: &[&str]) -> common::Run {
+    let dir = temp_dir(&format!("kustomize-cli-{case}"));
+    std::fs::write(dir.join("kustomization.yaml"), kustomization).unwrap();
+    let mut cmd = common::pulse_harden();
+    cmd.arg("-p").arg(&dir).args(args);
+    common::feed(&mut cmd, SMALL.as_bytes())
+}
+
+#[test]
+fn the_report_names_each_kustomization_entry_and_says_resources_are_not_read() {
+    let run = run_with(
+        "report",
+        "resources: [all.yaml]\npatches:\n  - patch: |\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata: {name: web}\n      spec:\n        template:\n          spec:\n            containers:\n              - name: web\n                env: [{name: B, value: \"2\"}]\nimages:\n  - {name: nginx, newTag: \"1.28\"}\n",
+        &["--report", "-"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for line in [
+        "kustomization.yaml: patches[0]",
+        // kustomize puts the patch's new elements first.
+        "/spec/template/spec/containers/0/env/0/name: \"A\" → \"B\"",
+        "/spec/template/spec/containers/0/env/1: absent → {\"name\":\"A\",\"value\":\"1\"}",
+        "kustomization.yaml: images",
+        "/spec/template/spec/containers/0/image: \"nginx:1.27\" → \"nginx:1.28\"",
+        "Notes:\n",
+        "kustomization.yaml: `resources` is not read; the stream on stdin is the resource",
+    ] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            run.stderr
+        );
+    }
+    // The Service no entry changed is written byte for byte, comment and all.
+    let out = String::from_utf8(run.stdout).unwrap();
+    let service = &SMALL[SMALL
+        .rfind("---\n# Source: web/templates/service.yaml")
+        .unwrap()..];
+    assert!(out.ends_with(service), "{out}");
+}
+
+#[test]
+fn kustomization_errors_point_at_file_line_and_column() {
+    let run = run_with(
+        "unsupported",
+        "resources: [all.yaml]\nnamePrefix: x-\n",
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("kustomization.yaml:2:1: `namePrefix` is not supported: pulse-harden applies patches, patchesStrategicMerge, patchesJson6902, images, labels, commonLabels, commonAnnotations to the rendered stream; do `namePrefix` in the chart or its values instead"),
+        "{}",
+        run.stderr
+    );
+    let run = run_with(
+        "bad-patch",
+        "patches:\n  - target: {kind: Deployment}\n    path: missing.yaml\n",
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("kustomization.yaml:2:5: cannot read patch file "),
+        "{}",
+        run.stderr
+    );
+    let run = run_with(
+        "bad-target",
+        "patches:\n  - target: {kind: \"Deploy(ment\"}\n    patch: '[]'\n",
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("kustomization.yaml:2:5: invalid regular expression `Deploy(ment`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn patch_files_of_a_kustomization_stay_inside_the_patch_root() {
+    let dir = temp_dir("kustomize-cli-root");
+    std::fs::create_dir_all(dir.join("root/k")).unwrap();
+    std::fs::write(dir.join("outside.yaml"), "- {op: remove, path: /spec}\n").unwrap();
+    std::fs::write(
+        dir.join("root/k/kustomization.yaml"),
+        "patches:\n  - target: {kind: Service}\n    path: ../../outside.yaml\n",
+    )
+    .unwrap();
+    let mut cmd = common::pulse_harden();
+    cmd.arg("--patch-root")
+        .arg(dir.join("root"))
+        .args(["-p", "k"]);
+    let run = common::feed(&mut cmd, SMALL.as_bytes());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("outside the patch root"),
+        "{}",
+        run.stderr
+    );
+}

@@ -15,6 +15,8 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// `origin: step` of every step that selected no resource.
     pub unmatched_steps: Vec<String>,
+    /// What the patch sets say about how they were read.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -218,6 +220,7 @@ mod tests {
                 entry("Service/web", 2, StepResult::AlreadySet),
             ],
             unmatched_steps: vec!["p.yaml: nothing".into()],
+            notes: Vec::new(),
         };
         assert_eq!(
             report.counts(),

@@ -86,6 +86,12 @@ pub fn text(report: &Report, inputs: &Inputs) -> String {
             let _ = writeln!(out, "  {step}");
         }
     }
+    if !report.notes.is_empty() {
+        out.push_str("\nNotes:\n");
+        for note in &report.notes {
+            let _ = writeln!(out, "  {note}");
+        }
+    }
     out
 }
 
@@ -219,6 +225,8 @@ struct JsonReport<'a> {
     summary: JsonSummary,
     resources: Vec<JsonResource<'a>>,
     unmatched_steps: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -274,6 +282,7 @@ pub fn json(report: &Report, inputs: &Inputs) -> String {
         },
         resources,
         unmatched_steps: &report.unmatched_steps,
+        notes: &report.notes,
     };
     // Plain structs of strings, numbers and JSON values: serializing them cannot fail.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -329,6 +338,7 @@ mod tests {
                 ),
             ],
             unmatched_steps: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
