@@ -11,8 +11,10 @@ use serde_json::{Map, Value};
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
     read_selected_fully(manifests, sets)?;
-    let mut report = Report::default();
-    report.notes = sets.iter().flat_map(|s| s.notes.iter().cloned()).collect();
+    let mut report = Report {
+        notes: sets.iter().flat_map(|s| s.notes.iter().cloned()).collect(),
+        ..Report::default()
+    };
     for set in sets {
         for step in &set.steps {
             let step_id = format!("{}: {}", set.origin, step.name);
