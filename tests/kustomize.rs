@@ -438,3 +438,47 @@ fn patch_files_of_a_kustomization_stay_inside_the_patch_root() {
         run.stderr
     );
 }
+
+#[test]
+fn a_kustomization_file_by_any_of_its_names_and_what_differs_from_kustomize() {
+    let smp = "patches:\n  - patch: |\n      apiVersion: v1\n      kind: Service\n      metadata: {name: web}\n      spec: {type: NodePort}\n";
+    for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
+        let dir = temp_dir("kustomize-cli-names");
+        std::fs::write(dir.join(name), smp).unwrap();
+        for path in [dir.clone(), dir.join(name)] {
+            let mut cmd = common::pulse_harden();
+            cmd.arg("-p").arg(&path);
+            let run = common::feed(&mut cmd, SMALL.as_bytes());
+            assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+            assert!(
+                String::from_utf8_lossy(&run.stdout).contains("type: NodePort"),
+                "{name}"
+            );
+        }
+    }
+    // Removing a whole resource is refused; kustomize would drop it.
+    let run = run_with(
+        "delete",
+        "patches:\n  - patch: |\n      apiVersion: v1\n      kind: Service\n      metadata: {name: web}\n      $patch: delete\n",
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("the patch deletes the whole target (`$patch: delete` at the top); pulse-harden does not remove documents"),
+        "{}",
+        run.stderr
+    );
+    // A patch for a resource the stream does not hold is reported, not an error.
+    let run = run_with(
+        "unmatched",
+        "patches:\n  - patch: |\n      apiVersion: v1\n      kind: Service\n      metadata: {name: gone}\n      spec: {type: NodePort}\n",
+        &["--report", "-"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Steps that matched nothing:\n  ")
+            && run.stderr.contains("kustomization.yaml: patches[0]\n"),
+        "{}",
+        run.stderr
+    );
+}

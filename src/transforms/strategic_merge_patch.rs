@@ -764,4 +764,59 @@ mod tests {
             "at `spec.template.spec.containers`: the patch has a map where the target has a list"
         );
     }
+
+    fn apply(patch: Value, target: &mut Value, mode: Mode) {
+        let action: StrategicMergePatch = serde_json::from_value(patch).unwrap();
+        let d = crate::manifest::Manifest::from_value(
+            1,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        );
+        let stream = [];
+        let ctx = crate::transforms::test_context(mode, &d, &stream);
+        assert_eq!(action.apply(target, &ctx).unwrap(), Outcome::Applied);
+    }
+
+    #[test]
+    fn pod_spec_and_container_targets_use_their_own_merge_keys() {
+        let mut spec = json!({"containers": [{"name": "a", "env": [{"name": "X", "value": "1"}]}]});
+        apply(
+            json!({"containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}]}),
+            &mut spec,
+            Mode::Overwrite,
+        );
+        assert_eq!(
+            spec["containers"][0]["env"],
+            json!([{"name": "Y", "value": "2"}, {"name": "X", "value": "1"}])
+        );
+        let mut container =
+            json!({"name": "a", "volumeMounts": [{"name": "v", "mountPath": "/v"}]});
+        apply(
+            json!({"volumeMounts": [{"name": "w", "mountPath": "/v", "readOnly": true}]}),
+            &mut container,
+            Mode::Overwrite,
+        );
+        assert_eq!(
+            container["volumeMounts"],
+            json!([{"name": "w", "mountPath": "/v", "readOnly": true}])
+        );
+    }
+
+    #[test]
+    fn if_absent_adds_only_what_is_missing() {
+        let mut spec = json!({"containers": [{"name": "a", "image": "x", "env": [{"name": "X", "value": "1"}]}],
+                              "hostNetwork": true});
+        apply(
+            json!({"hostNetwork": null, "containers": [
+                {"name": "a", "image": "y", "env": [{"name": "X", "value": "2"}, {"name": "Z", "value": "3"}]},
+                {"name": "b", "image": "z"}]}),
+            &mut spec,
+            Mode::IfAbsent,
+        );
+        assert_eq!(
+            spec,
+            json!({"containers": [
+                {"name": "a", "image": "x", "env": [{"name": "X", "value": "1"}, {"name": "Z", "value": "3"}]},
+                {"name": "b", "image": "z"}], "hostNetwork": true})
+        );
+    }
 }
