@@ -99,19 +99,30 @@ struct PatchEntry {
     patch: Option<String>,
     target: Option<TargetSelector>,
     #[serde(default)]
-    #[allow(dead_code)]
-    options: Option<PatchOptions>,
+    #[allow(dead_code)] // read only to refuse `true`
+    options: PatchOptions,
 }
 
-#[derive(Deserialize)]
+/// Renaming or re-kinding a resource is refused (Helm tracks objects by name and kind), so
+/// only `false` is accepted.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PatchOptions {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "must_be_false")]
     #[allow(dead_code)]
     allow_name_change: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "must_be_false")]
     #[allow(dead_code)]
     allow_kind_change: bool,
+}
+
+fn must_be_false<'de, D: de::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match bool::deserialize(d)? {
+        false => Ok(false),
+        true => Err(de::Error::custom(
+            "renaming or changing the kind of a resource is not supported: Helm tracks its objects by kind and name",
+        )),
+    }
 }
 
 /// kustomize's patch `target`: anchored regular expressions, and label/annotation selectors.
@@ -551,6 +562,10 @@ mod tests {
         assert_eq!(
             err("patches:\n  - target: {kind: Deployment}\n"),
             "kustomization.yaml:2:5: a patches entry needs `patch` or `path`"
+        );
+        assert!(
+            err("patches:\n  - patch: x\n    options: {allowNameChange: true}\n")
+                .starts_with("kustomization.yaml:3:"),
         );
         assert_eq!(
             err("patches:\n  - path: p.yaml\n"),
