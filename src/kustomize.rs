@@ -305,6 +305,12 @@ pub fn parse(text: &str, origin: &str, read: &dyn Fn(&str) -> Result<String>) ->
             Action::SetImages(SetImages::new(k.images)),
         ));
     }
+    // kustomize writes every object without an empty `metadata.annotations`.
+    steps.push(step(
+        "kustomize drops empty annotations".into(),
+        Selector::default(),
+        Action::SetEntries(SetEntries::drop_empty_annotations()),
+    ));
     let notes = if k.resources {
         vec![format!(
             "{origin}: `resources` is not read; the stream on stdin is the resource"
@@ -548,7 +554,15 @@ mod tests {
         )
         .unwrap();
         let names: Vec<_> = set.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["patches[0]", "commonLabels", "images"]);
+        assert_eq!(
+            names,
+            [
+                "patches[0]",
+                "commonLabels",
+                "images",
+                "kustomize drops empty annotations"
+            ]
+        );
         assert_eq!(set.steps[0].action.key(), "jsonPatch");
     }
 

@@ -24,20 +24,6 @@ fn corpus(chart: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// kustomize drops an empty `metadata.annotations` from every object it writes, patched or
-/// not; pulse-harden keeps documents it did not change byte for byte, so the comparison
-/// ignores that one difference (an empty map and no map mean the same to Kubernetes).
-fn without_empty_annotations(mut v: Value) -> Value {
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
-        && meta
-            .get("annotations")
-            .is_some_and(|a| a.is_null() || a.as_object().is_some_and(|m| m.is_empty()))
-    {
-        meta.shift_remove("annotations");
-    }
-    v
-}
-
 /// Objects by apiVersion, kind, namespace and name.
 fn objects(yaml: &[u8]) -> BTreeMap<String, Value> {
     let mut s = stream::read(yaml).expect("a readable stream");
@@ -55,7 +41,7 @@ fn objects(yaml: &[u8]) -> BTreeMap<String, Value> {
             m.namespace(),
             m.name()
         );
-        out.insert(id, without_empty_annotations(v));
+        out.insert(id, v);
     }
     out
 }
@@ -456,6 +442,25 @@ fn a_kustomization_file_by_any_of_its_names_and_what_differs_from_kustomize() {
             );
         }
     }
+    // Like kustomize, an empty `metadata.annotations` goes, and the report says which step.
+    let dir = temp_dir("kustomize-cli-annotations");
+    std::fs::write(dir.join("kustomization.yaml"), "resources: [all.yaml]\n").unwrap();
+    let mut cmd = common::pulse_harden();
+    cmd.arg("-p").arg(&dir).args(["--report", "-"]);
+    let run = common::feed(
+        &mut cmd,
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b   # kept\n  annotations: {x: y}\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b   # kept\n  annotations: {x: y}\n"
+    );
+    assert!(
+        run.stderr.contains("kustomization.yaml: kustomize drops empty annotations\n                 /metadata/annotations: null → absent"),
+        "{}",
+        run.stderr
+    );
     // Removing a whole resource is refused; kustomize would drop it.
     let run = run_with(
         "delete",

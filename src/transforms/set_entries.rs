@@ -13,12 +13,30 @@ pub struct SetEntries {
     /// Key → value, set (overwriting) in every map the field specs lead to.
     entries: Map<String, Value>,
     fields: Vec<FieldSpec>,
+    /// Drop an empty or null `metadata.annotations`, as kustomize does to every object it
+    /// writes; set by the kustomization loader only.
+    #[serde(skip)]
+    drop_empty_annotations: bool,
 }
 
 impl SetEntries {
     /// Built by a loader (a kustomization's `labels`, `commonLabels`, `commonAnnotations`).
     pub fn new(entries: Map<String, Value>, fields: Vec<FieldSpec>) -> Self {
-        SetEntries { entries, fields }
+        SetEntries {
+            entries,
+            fields,
+            drop_empty_annotations: false,
+        }
+    }
+
+    /// What kustomize does to every object it writes: an empty or null
+    /// `metadata.annotations` goes.
+    pub fn drop_empty_annotations() -> Self {
+        SetEntries {
+            entries: Map::new(),
+            fields: Vec::new(),
+            drop_empty_annotations: true,
+        }
     }
 }
 
@@ -75,6 +93,14 @@ Example:
                     Ok(())
                 })?;
             }
+        }
+        if self.drop_empty_annotations
+            && let Some(metadata) = target.get_mut("metadata").and_then(Value::as_object_mut)
+            && metadata
+                .get("annotations")
+                .is_some_and(|a| a.is_null() || a.as_object().is_some_and(Map::is_empty))
+        {
+            metadata.shift_remove("annotations");
         }
         Ok(Outcome::Applied)
     }
