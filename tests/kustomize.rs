@@ -461,6 +461,24 @@ fn a_kustomization_file_by_any_of_its_names_and_what_differs_from_kustomize() {
         "{}",
         run.stderr
     );
+    // kyaml drops the empty values (`key:`) of a resource it merges into and keeps written
+    // nulls; both read as null, so pulse-harden tells them apart by the document's text.
+    let dir = temp_dir("kustomize-cli-nulls");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "patches:\n  - patch: |\n      apiVersion: v1\n      kind: Service\n      metadata: {name: web}\n      spec: {type: NodePort}\n",
+    )
+    .unwrap();
+    let mut cmd = common::pulse_harden();
+    cmd.arg("-p").arg(&dir);
+    let run = common::feed(
+        &mut cmd,
+        b"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP:\n  selector: null\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: null\n  type: NodePort\n"
+    );
     // Removing a whole resource is refused; kustomize would drop it.
     let run = run_with(
         "delete",

@@ -6,7 +6,7 @@ use super::{Context, Mode, Outcome, Transform};
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// The patch, as written.
@@ -103,6 +103,7 @@ Example:
         let merger = Merger {
             schema,
             if_absent: ctx.mode == Mode::IfAbsent,
+            explicit_nulls: explicit_nulls(&ctx.resource.raw),
         };
         let patch = Value::Object(self.0.clone());
         let dest = std::mem::take(target);
@@ -131,6 +132,7 @@ pub fn merge_for_test(
     let merger = Merger {
         schema,
         if_absent: false,
+        explicit_nulls: HashSet::new(),
     };
     merger.walk(
         Some(dest),
@@ -244,6 +246,22 @@ const DELETE_FROM: &str = "$deleteFromPrimitiveList/";
 struct Merger {
     schema: &'static Schema,
     if_absent: bool,
+    /// Keys the document's text sets to a written `null` or `~`: kyaml keeps those, and
+    /// drops the empty ones (`key:`), which read the same.
+    explicit_nulls: HashSet<String>,
+}
+
+/// The keys a document's text sets to a written null (`key: null`, `key: ~`), in block style.
+fn explicit_nulls(raw: &str) -> HashSet<String> {
+    raw.lines()
+        .filter_map(|line| {
+            let line = line.split(" #").next().unwrap_or(line).trim_end();
+            let line = line.trim_start().trim_start_matches("- ").trim_start();
+            let (key, value) = line.split_once(": ")?;
+            let key = key.trim().trim_matches('"').trim_matches('\'');
+            matches!(value.trim(), "null" | "Null" | "NULL" | "~").then(|| key.to_string())
+        })
+        .collect()
 }
 
 enum Directive {
@@ -385,10 +403,10 @@ impl Merger {
         for key in untouched {
             let sub = self.field_schema(ty, &key);
             if let Some(v) = result.get_mut(&key) {
-                if v.is_null() {
+                if !v.is_null() {
+                    tidy(v, sub, self.schema, &self.explicit_nulls);
+                } else if !self.explicit_nulls.contains(&key) {
                     result.shift_remove(&key);
-                } else {
-                    tidy(v, sub, self.schema);
                 }
             }
         }
@@ -576,10 +594,10 @@ impl Merger {
 
 /// What kyaml's walk does to a part of the target the patch does not mention: null map values
 /// go, and so do empty elements of mergeable lists.
-fn tidy(value: &mut Value, sch: Sch, schema: &Schema) {
+fn tidy(value: &mut Value, sch: Sch, schema: &Schema, keep: &HashSet<String>) {
     match (value, sch) {
         (Value::Object(map), Sch::Type(ty)) => {
-            map.retain(|_, v| !v.is_null());
+            map.retain(|k, v| !v.is_null() || keep.contains(k));
             for (key, v) in map.iter_mut() {
                 let field = ty.and_then(|t| schema.types[t].get(key));
                 let sub = match field {
@@ -587,12 +605,12 @@ fn tidy(value: &mut Value, sch: Sch, schema: &Schema) {
                     Some(f) => Sch::Type(f.child),
                     None => Sch::Type(None),
                 };
-                tidy(v, sub, schema);
+                tidy(v, sub, schema, keep);
             }
         }
         (Value::Array(items), Sch::List(field)) if !field.keys.is_empty() => {
             for item in items.iter_mut() {
-                tidy(item, Sch::Type(field.child), schema);
+                tidy(item, Sch::Type(field.child), schema, keep);
             }
             items.retain(|i| !i.as_object().is_some_and(Map::is_empty));
         }
