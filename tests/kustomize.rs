@@ -505,3 +505,44 @@ fn a_kustomization_file_by_any_of_its_names_and_what_differs_from_kustomize() {
         run.stderr
     );
 }
+
+/// The examples in `explain` for the kustomize-flavoured actions are valid steps that do what
+/// their docs say.
+#[test]
+fn the_explain_examples_run() {
+    use pulse_harden::{explain, patchfile, pipeline};
+    let example = |key: &str| -> patchfile::PatchSet {
+        let docs = explain::explain(Some(key)).unwrap();
+        let start = docs.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let end = start + docs[start..].find("```").unwrap();
+        let steps: String = docs[start..end]
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect();
+        patchfile::parse(
+            &format!("apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n{steps}"),
+            key,
+        )
+        .unwrap_or_else(|e| panic!("{key}: {e:#}"))
+    };
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.25\n          env: [{name: DEBUG, value: \"1\"}, {name: A, value: \"2\"}]\n        - name: legacy-sidecar\n          image: busybox\n";
+    let sets = vec![
+        example("strategicMergePatch"),
+        example("setImages"),
+        example("setEntries"),
+    ];
+    let mut s = stream::read(input.as_bytes()).unwrap();
+    pipeline::run(&mut s.manifests, &sets).unwrap();
+    let out = objects(&stream::write(&s).unwrap());
+    let d = out.values().next().unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"],
+        serde_json::json!([{"name": "web", "image": "registry.internal/nginx:1.27.3",
+            "env": [{"name": "LOG_FORMAT", "value": "json"}, {"name": "A", "value": "2"}]}])
+    );
+    assert_eq!(d["metadata"]["labels"]["team"], "platform");
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["labels"]["team"],
+        "platform"
+    );
+}
