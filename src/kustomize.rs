@@ -457,6 +457,7 @@ fn smp_step(name: String, doc: Value, select: Option<Selector>) -> Result<Step, 
     let metadata = patch.get("metadata");
     let res_name = text(metadata.and_then(|m| m.get("name")));
     let namespace = text(metadata.and_then(|m| m.get("namespace")));
+    let targeted = select.is_some();
     let select = match select {
         Some(s) => s,
         None => {
@@ -499,6 +500,24 @@ fn smp_step(name: String, doc: Value, select: Option<Selector>) -> Result<Step, 
     if let Some(Value::Object(m)) = patch.get_mut("metadata") {
         m.shift_remove("name");
         m.shift_remove("namespace");
+        // kustomize writes annotations as strings (`5` is "5"), and copies a patch with a
+        // `target` through its labels and annotations as strings, so there even `null` is
+        // "null".
+        for field in ["labels", "annotations"] {
+            if let Some(Value::Object(entries)) = m.get_mut(field) {
+                for value in entries.values_mut() {
+                    match value {
+                        Value::Null if targeted => *value = Value::String("null".into()),
+                        Value::Number(_) | Value::Bool(_)
+                            if targeted || field == "annotations" =>
+                        {
+                            *value = Value::String(value.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
         if m.is_empty() {
             patch.shift_remove("metadata");
         }

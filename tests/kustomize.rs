@@ -546,3 +546,30 @@ fn the_explain_examples_run() {
         "platform"
     );
 }
+
+#[test]
+fn patch_labels_and_annotations_are_strings_as_kustomize_loads_them() {
+    same_as_kustomize(
+        "patch-metadata",
+        "nginx",
+        r#"resources: [all.yaml]
+patches:
+  - patch: |
+      apiVersion: v1
+      kind: Service
+      metadata:
+        name: nginx
+        namespace: nginx
+        labels: {helm.sh/chart: null, revision: 5}
+        annotations: {enabled: true}
+  - target: {kind: Deployment}
+    patch: |
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: any
+        labels: {app.kubernetes.io/version: null, replicas: 2}
+"#,
+        &[],
+    );
+}
