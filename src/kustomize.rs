@@ -508,9 +508,7 @@ fn smp_step(name: String, doc: Value, select: Option<Selector>) -> Result<Step, 
                 for value in entries.values_mut() {
                     match value {
                         Value::Null if targeted => *value = Value::String("null".into()),
-                        Value::Number(_) | Value::Bool(_)
-                            if targeted || field == "annotations" =>
-                        {
+                        Value::Number(_) | Value::Bool(_) if targeted || field == "annotations" => {
                             *value = Value::String(value.to_string());
                         }
                         _ => {}
