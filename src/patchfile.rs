@@ -385,6 +385,16 @@ fn load_file(path: &Path, shown: &Path, root: Option<&PatchRoot>) -> Result<Patc
                 Some(root) => root.confine(&file, &shown_dir.join(relative))?,
                 None => file,
             };
+            // kustomize's default load restriction (rootOnly): a kustomization reads files
+            // in its own directory tree only.
+            if let (Ok(real), Ok(home)) = (file.canonicalize(), dir.canonicalize())
+                && !real.starts_with(&home)
+            {
+                bail!(
+                    "patch file {} is outside the kustomization's directory; kustomize's load restrictions forbid that too",
+                    shown_dir.join(relative).display()
+                );
+            }
             std::fs::read_to_string(&file).with_context(|| {
                 format!(
                     "cannot read patch file {}",

@@ -425,6 +425,16 @@ fn patch_files_of_a_kustomization_stay_inside_the_patch_root() {
         "{}",
         run.stderr
     );
+    // Without a patch root, kustomize's own rule holds: files in the kustomization's tree.
+    let mut cmd = common::pulse_harden();
+    cmd.arg("-p").arg(dir.join("root/k"));
+    let run = common::feed(&mut cmd, SMALL.as_bytes());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("../../outside.yaml is outside the kustomization's directory; kustomize's load restrictions forbid that too"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
