@@ -9,6 +9,7 @@ pub mod files;
 pub mod glob;
 pub mod helm_log;
 pub mod images;
+pub mod kustomize;
 pub mod lists;
 pub mod load;
 pub mod manifest;

@@ -70,7 +70,22 @@ pub fn load(path: &Path, root: Option<&Path>, into: &mut Loaded) -> Result<()> {
         Some(root) => root.confine(path, path)?,
         None => path.to_path_buf(),
     };
+    // A directory with a kustomization is that kustomization (its patch files are not patch
+    // sets of their own).
+    if let Some(file) = location
+        .is_dir()
+        .then(|| crate::kustomize::in_directory(&location))
+        .flatten()
+    {
+        let shown = file
+            .file_name()
+            .map_or_else(|| path.to_path_buf(), |n| path.join(n));
+        return load_kustomization(&file, &shown, root.as_ref(), into);
+    }
     if !location.is_dir() {
+        if crate::kustomize::is_kustomization(&location) {
+            return load_kustomization(&location, path, root.as_ref(), into);
+        }
         let text = read(&location, path)?;
         let origin = path.display().to_string();
         // Named on its own, it must be a kind we load: anything else gets the patch-set
@@ -89,6 +104,10 @@ pub fn load(path: &Path, root: Option<&Path>, into: &mut Loaded) -> Result<()> {
             Some(root) => root.confine(&file, &shown)?,
             None => file,
         };
+        if crate::kustomize::is_kustomization(&file) {
+            load_kustomization(&file, &shown, root.as_ref(), into)?;
+            continue;
+        }
         let text = read(&file, &shown)?;
         let origin = shown.display().to_string();
         match loader_for(&text, &origin)? {
@@ -119,6 +138,13 @@ fn walk(
     if !seen.insert(canonical) {
         return Ok(());
     }
+    if let Some(file) = crate::kustomize::in_directory(dir) {
+        let shown = file
+            .file_name()
+            .map_or_else(|| shown.to_path_buf(), |n| shown.join(n));
+        files.push((file, shown));
+        return Ok(());
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read patch directory {}", shown.display()))?
         .filter_map(|entry| entry.ok().map(|e| (e.path(), e.file_name())))
@@ -138,6 +164,45 @@ fn walk(
             files.push((entry, shown));
         }
     }
+    Ok(())
+}
+
+/// Reads a kustomization (see [`crate::kustomize`]); its `path:` entries are read relative to
+/// it, inside its own directory tree (kustomize's default load restriction) and inside the
+/// patch root, when there is one.
+fn load_kustomization(
+    path: &Path,
+    shown: &Path,
+    root: Option<&PatchRoot>,
+    into: &mut Loaded,
+) -> Result<()> {
+    let text = read(path, shown)?;
+    let (dir, shown_dir) = (
+        path.parent().unwrap_or(Path::new(".")),
+        shown.parent().unwrap_or(Path::new("")),
+    );
+    let read_relative = |relative: &str| -> Result<String> {
+        let file = dir.join(relative);
+        let shown = shown_dir.join(relative);
+        let file = match root {
+            Some(root) => root.confine(&file, &shown)?,
+            None => file,
+        };
+        if let (Ok(real), Ok(home)) = (file.canonicalize(), dir.canonicalize())
+            && !real.starts_with(&home)
+        {
+            bail!(
+                "patch file {} is outside the kustomization's directory; kustomize's load restrictions forbid that too",
+                shown.display()
+            );
+        }
+        read(&file, &shown)
+    };
+    into.sets.push(crate::kustomize::parse(
+        &text,
+        &shown.display().to_string(),
+        &read_relative,
+    )?);
     Ok(())
 }
 

@@ -34,6 +34,9 @@ pub struct PatchSet {
     pub origin: String,
     pub pod_templates: Vec<PodTemplatePath>,
     pub steps: Vec<Step>,
+    /// What the report should say about how the set was read (a kustomization's
+    /// `resources` not being read, say).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -238,6 +241,7 @@ pub fn parse(text: &str, origin: &str) -> Result<PatchSet> {
         origin: origin.to_string(),
         pod_templates: file.pod_templates,
         steps: file.steps,
+        notes: Vec::new(),
     })
 }
 

@@ -31,7 +31,10 @@ pub fn run_with_image_users(
     // Helm applies a List's items one by one: steps see them as resources.
     let lists = lists::open(manifests)?;
     read_selected_fully(manifests, sets, templates)?;
-    let mut report = Report::default();
+    let mut report = Report {
+        notes: sets.iter().flat_map(|s| s.notes.iter().cloned()).collect(),
+        ..Report::default()
+    };
     for set in sets {
         for step in &set.steps {
             let step_id = format!("{}: {}", set.origin, step.name);

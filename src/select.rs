@@ -24,6 +24,48 @@ pub struct Selector {
     pub source: Option<Globs>,
     #[serde(default)]
     pub hooks: Hooks,
+    /// Anchored regular expressions on the resource's identity, as kustomize's patch
+    /// `target` writes them; set by the kustomization loader, not by patch files.
+    #[serde(skip)]
+    pub ids: Option<IdRegexes>,
+}
+
+/// kustomize's target vocabulary: group, version, kind, name and namespace, each an anchored
+/// regular expression (`^(?:...)$`). A resource without a namespace is in `default`, as
+/// kustomize sees it.
+#[derive(Debug, Default, Clone)]
+pub struct IdRegexes {
+    pub group: Option<regex::Regex>,
+    pub version: Option<regex::Regex>,
+    pub kind: Option<regex::Regex>,
+    pub name: Option<regex::Regex>,
+    pub namespace: Option<regex::Regex>,
+}
+
+impl IdRegexes {
+    /// Compiles `pattern` as kustomize does: anchored, and empty means "any".
+    pub fn compile(pattern: &str) -> Result<Option<regex::Regex>, String> {
+        if pattern.is_empty() {
+            return Ok(None);
+        }
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map(Some)
+            .map_err(|e| format!("invalid regular expression `{pattern}`: {e}"))
+    }
+
+    pub fn matches(&self, m: &Manifest) -> bool {
+        let version = m.api_version().rsplit('/').next().unwrap_or("");
+        let namespace = match m.namespace() {
+            "" => "default",
+            ns => ns,
+        };
+        let ok = |r: &Option<regex::Regex>, v: &str| r.as_ref().is_none_or(|r| r.is_match(v));
+        ok(&self.group, m.group())
+            && ok(&self.version, version)
+            && ok(&self.kind, m.kind())
+            && ok(&self.name, m.name())
+            && ok(&self.namespace, namespace)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
@@ -55,6 +97,7 @@ impl Selector {
                 .annotation_selector
                 .as_ref()
                 .is_none_or(|s| s.matches(m.annotations()))
+            && self.ids.as_ref().is_none_or(|ids| ids.matches(m))
             && match self.hooks {
                 Hooks::Include => true,
                 Hooks::Exclude => !m.is_hook(),

@@ -17,6 +17,8 @@ pub struct Report {
     pub unmatched_steps: Vec<String>,
     /// Files of patch directories that were not loaded, each with the reason.
     pub skipped_files: Vec<String>,
+    /// What the patch sets say about how they were read.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -275,6 +277,7 @@ mod tests {
             ],
             unmatched_steps: vec!["p.yaml: nothing".into()],
             skipped_files: Vec::new(),
+            notes: Vec::new(),
         };
         assert_eq!(
             report.counts(),

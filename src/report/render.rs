@@ -114,6 +114,12 @@ pub fn text(report: &Report, inputs: &Inputs) -> String {
             let _ = writeln!(out, "  {file}");
         }
     }
+    if !report.notes.is_empty() {
+        out.push_str("\nNotes:\n");
+        for note in &report.notes {
+            let _ = writeln!(out, "  {note}");
+        }
+    }
     out
 }
 
@@ -258,6 +264,8 @@ struct JsonReport<'a> {
     unmatched_steps: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     skipped_files: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -314,6 +322,7 @@ pub fn json(report: &Report, inputs: &Inputs) -> String {
         resources,
         unmatched_steps: &report.unmatched_steps,
         skipped_files: &report.skipped_files,
+        notes: &report.notes,
     };
     // Plain structs of strings, numbers and JSON values: serializing them cannot fail.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -371,6 +380,7 @@ mod tests {
             ],
             unmatched_steps: Vec::new(),
             skipped_files: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

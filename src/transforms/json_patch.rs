@@ -16,7 +16,21 @@ use std::fmt;
 
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub struct JsonPatch(Vec<Operation>);
+pub struct JsonPatch {
+    ops: Vec<Operation>,
+    /// kustomize's JSON 6902 (evanphx/json-patch v4): `replace` of a missing map key adds it.
+    #[serde(skip)]
+    replace_adds: bool,
+}
+
+impl JsonPatch {
+    /// A kustomization's JSON 6902 patch, applied with kustomize's semantics.
+    pub fn kustomize(ops: Value) -> Result<Self, serde_json::Error> {
+        let mut patch: JsonPatch = serde_json::from_value(ops)?;
+        patch.replace_adds = true;
+        Ok(patch)
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(try_from = "RawOperation")]
@@ -131,15 +145,20 @@ Example:
     const TARGETS: &'static [super::Target] = super::ANY_TARGET;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
-        for (i, op) in self.0.iter().enumerate() {
-            apply_operation(op, target, ctx)
+        for (i, op) in self.ops.iter().enumerate() {
+            apply_operation(op, target, ctx, self.replace_adds)
                 .with_context(|| format!("operation {} (`{}` {})", i + 1, op.op, op.path))?;
         }
         Ok(Outcome::Applied)
     }
 }
 
-fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()> {
+fn apply_operation(
+    op: &Operation,
+    doc: &mut Value,
+    ctx: &Context,
+    replace_adds: bool,
+) -> Result<()> {
     let from = match &op.from {
         Some(from) => {
             let mut found = from.expand(doc);
@@ -176,6 +195,22 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
             }
             Op::Remove => {
                 remove_keeping_order(doc, &path)?;
+            }
+            Op::Replace
+                if replace_adds
+                    && doc.pointer(path.as_str()).is_none()
+                    && path
+                        .split_back()
+                        .and_then(|(parent, _)| doc.pointer(parent.as_str()))
+                        .is_some_and(Value::is_object) =>
+            {
+                patch(
+                    doc,
+                    PatchOperation::Add(AddOperation {
+                        path,
+                        value: op.value.clone(),
+                    }),
+                )?
             }
             Op::Replace => patch(
                 doc,

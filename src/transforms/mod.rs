@@ -6,17 +6,21 @@ mod align_health_checks;
 mod check_pod_security;
 mod default_resources;
 mod disable_service_account_token;
+pub mod field_specs;
 mod generate_pod_disruption_budgets;
 mod harden_containers;
-mod json_patch;
+pub mod json_patch;
 mod merge_patch;
 mod rewrite_image_registry;
 mod rewrite_probe_paths;
 mod run_as_non_root;
 mod schedule_on_arm64;
+pub mod set_entries;
 mod set_image_pull_policy;
+pub mod set_images;
 mod set_seccomp;
 mod spread_topology;
+pub mod strategic_merge_patch;
 mod targets;
 mod workloads;
 
@@ -246,6 +250,9 @@ macro_rules! registry {
 registry! {
     json_patch::JsonPatch,
     merge_patch::MergePatch,
+    strategic_merge_patch::StrategicMergePatch,
+    set_images::SetImages,
+    set_entries::SetEntries,
     set_seccomp::SetSeccomp,
     run_as_non_root::RunAsNonRoot,
     harden_containers::HardenContainers,

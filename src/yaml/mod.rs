@@ -16,6 +16,21 @@ pub use read::{Hazard, Parsed, ReadError, read_document, read_document_head};
 pub fn from_config_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let mut options = serde_saphyr::options::Options::default();
     options.legacy_octal_numbers = true;
+    from_str_with(text, options)
+}
+
+/// Reads a patch inside a kustomization as kustomize (kyaml, YAML 1.2 rules) reads it: only
+/// `true`/`false` are booleans, so `y`, `on` and `yes` stay strings.
+pub fn from_kustomize_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    let mut options = serde_saphyr::options::Options::default();
+    options.strict_booleans = true;
+    from_str_with(text, options)
+}
+
+fn from_str_with<T: serde::de::DeserializeOwned>(
+    text: &str,
+    mut options: serde_saphyr::options::Options,
+) -> Result<T, ConfigError> {
     options.with_snippet = false;
     serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let e = e.without_snippet();
