@@ -8,6 +8,7 @@ pub mod explain;
 pub mod glob;
 pub mod helm_log;
 pub mod manifest;
+pub mod parallel;
 pub mod patchfile;
 pub mod pipeline;
 pub mod pod;

@@ -2,12 +2,15 @@
 //! what happened. A step changes a resource all or nothing.
 
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
+use crate::parallel;
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod;
 use crate::report::{self, Entry, Report, StepResult};
-use crate::transforms::{Context, Outcome, StreamReads};
+use crate::transforms::{Context, Outcome, StreamIndex, StreamReads};
+use crate::yaml;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
     read_selected_fully(manifests, sets)?;
@@ -19,7 +22,30 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             // (owner position, document) for documents this step generates; inserted after the
             // step, so its own loop never sees them.
             let mut generated: Vec<(usize, Manifest)> = Vec::new();
+            // Built when the step first generates a document: telling a generated resource
+            // from one already in the stream must not compare every pair.
+            let mut ids: Option<Ids> = None;
+            let index = StreamIndex::default();
+            // A step that reads no other document changes each one independently of the
+            // others: on every core, ahead of the loop below, which takes the results in order.
+            let mut ahead = match step.action.reads_stream() {
+                StreamReads::Nothing => {
+                    let sizes: Vec<usize> = (manifests.iter())
+                        .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
+                            true => m.raw.len().max(1),
+                            false => 0,
+                        })
+                        .collect();
+                    let stream: &[Manifest] = manifests;
+                    parallel::map(&sizes, |i| {
+                        (sizes[i] > 0).then(|| apply_step(set, step, &stream[i], stream, &index))
+                    })
+                }
+                _ => Vec::new(),
+            }
+            .into_iter();
             for i in 0..manifests.len() {
+                let done_ahead = ahead.next().flatten();
                 let m = &manifests[i];
                 if !selects(step, m) {
                     continue;
@@ -28,8 +54,10 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                 let (result, new_value, new_docs) = if m.opted_out_of(&step.name) {
                     let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
                     (StepResult::Skipped { reason }, None, Vec::new())
+                } else if let Some(applied) = done_ahead {
+                    applied?
                 } else {
-                    apply_step(set, step, m, manifests)?
+                    apply_step(set, step, m, manifests, &index)?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -41,7 +69,8 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                     let owner = &manifests[i];
                     check_generated(&value, owner, &step_id)?;
                     let doc = generated_document(owner, value);
-                    let duplicate = duplicate_of(&doc, manifests, &generated);
+                    let ids = ids.get_or_insert_with(|| Ids::of(manifests));
+                    let duplicate = ids.duplicate_of(&doc);
                     let result = match &duplicate {
                         Some(existing) => {
                             let reason = format!(
@@ -63,10 +92,13 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
                         result,
                     });
                     if duplicate.is_none() {
+                        ids.add(&doc);
                         generated.push((i, doc));
                     }
                 }
                 if let Some(value) = new_value {
+                    // The index of resource ids no longer holds if a step renamed one.
+                    ids = None;
                     let m = &mut manifests[i];
                     if m.before_change.is_none() {
                         m.before_change = m.value.take();
@@ -77,8 +109,8 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             if matched == 0 {
                 report.unmatched_steps.push(step_id);
             }
-            for (owner, doc) in generated.into_iter().rev() {
-                manifests.insert(owner + 1, doc);
+            if !generated.is_empty() {
+                insert_after_owners(manifests, generated);
             }
         }
     }
@@ -136,37 +168,80 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
             && (pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some()
                 || !needs_pod(step))
     };
-    for m in manifests.iter_mut() {
-        if everything
-            || kinds.contains(&m.kind())
-            || steps().any(|(set, step)| needs_body(set, step, m))
-        {
-            m.read_fully()?;
+    let sizes: Vec<usize> = (manifests.iter())
+        .map(|m| {
+            let wanted = everything
+                || kinds.contains(&m.kind())
+                || steps().any(|(set, step)| needs_body(set, step, m));
+            match wanted && !m.complete {
+                true => m.raw.len().max(1),
+                false => 0,
+            }
+        })
+        .collect();
+    let stream: &[Manifest] = manifests;
+    let read = parallel::map(&sizes, |i| {
+        (sizes[i] > 0).then(|| yaml::read_document(&stream[i].raw))
+    });
+    for (m, read) in manifests.iter_mut().zip(read) {
+        if let Some(read) = read {
+            m.complete_with(read)?;
         }
     }
     Ok(())
 }
 
-/// The resource of the stream (or generated earlier in this step) with the same group,
-/// kind, namespace and name as `doc`: two documents for one object would make Helm and
-/// `kubectl apply` keep only one of them, whichever comes last.
-fn duplicate_of(
-    doc: &Manifest,
-    manifests: &[Manifest],
-    generated: &[(usize, Manifest)],
-) -> Option<String> {
-    let same = |m: &Manifest| {
-        m.is_resource()
-            && m.kind() == doc.kind()
-            && m.group() == doc.group()
-            && m.namespace() == doc.namespace()
-            && m.name() == doc.name()
-    };
-    manifests
-        .iter()
-        .chain(generated.iter().map(|(_, m)| m))
-        .find(|m| same(m))
-        .map(|m| format!("{} in {}", m.id(), m.place()))
+/// Inserts each generated document right after its owner (in the order generated), in one
+/// pass: inserting them one by one would move the rest of the stream every time.
+fn insert_after_owners(manifests: &mut Vec<Manifest>, generated: Vec<(usize, Manifest)>) {
+    let mut generated = generated.into_iter().peekable();
+    let old = std::mem::take(manifests);
+    manifests.reserve(old.len() + generated.len());
+    for (i, m) in old.into_iter().enumerate() {
+        manifests.push(m);
+        while let Some((_, doc)) = generated.next_if(|(owner, _)| *owner == i) {
+            manifests.push(doc);
+        }
+    }
+    manifests.extend(generated.map(|(_, doc)| doc));
+}
+
+/// The resources of the stream (and those generated so far in this step) by group, kind,
+/// namespace and name: two documents for one object would make Helm and `kubectl apply` keep
+/// only one of them, whichever comes last. The first of each id is the one kept.
+struct Ids(HashMap<(String, String, String, String), String>);
+
+impl Ids {
+    fn of(manifests: &[Manifest]) -> Ids {
+        let mut ids = Ids(HashMap::new());
+        for m in manifests {
+            ids.add(m);
+        }
+        ids
+    }
+
+    fn key(m: &Manifest) -> (String, String, String, String) {
+        let part = |s: &str| s.to_string();
+        (
+            part(m.group()),
+            part(m.kind()),
+            part(m.namespace()),
+            part(m.name()),
+        )
+    }
+
+    fn add(&mut self, m: &Manifest) {
+        if m.is_resource() {
+            self.0
+                .entry(Ids::key(m))
+                .or_insert_with(|| format!("{} in {}", m.id(), m.place()));
+        }
+    }
+
+    /// Where the resource with `doc`'s id already is, if it is.
+    fn duplicate_of(&self, doc: &Manifest) -> Option<String> {
+        self.0.get(&Ids::key(doc)).cloned()
+    }
 }
 
 /// A generated document, filed with its owner: the owner's `# Source:` header (Helm 3 and
@@ -210,7 +285,13 @@ struct Notes {
     generated: Vec<Value>,
 }
 
-fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) -> Result<Applied> {
+fn apply_step(
+    set: &PatchSet,
+    step: &Step,
+    m: &Manifest,
+    stream: &[Manifest],
+    index: &StreamIndex,
+) -> Result<Applied> {
     let Some(before) = &m.value else {
         let reason = "empty document".into();
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
@@ -226,7 +307,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, stream: &[Manifest]) ->
         return Ok((StepResult::Skipped { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
-    let notes = match apply_to_targets(set, step, m, stream, &mut working) {
+    let notes = match apply_to_targets(set, step, m, stream, index, &mut working) {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -288,10 +369,12 @@ fn apply_to_targets(
     step: &Step,
     m: &Manifest,
     stream: &[Manifest],
+    index: &StreamIndex,
     resource: &mut Value,
 ) -> Result<Notes> {
     let (kind, group) = (m.kind(), m.group());
     let ctx = Context {
+        index,
         mode: step.mode,
         kind,
         group,

@@ -212,7 +212,12 @@ Example:
                 "it has no spec.selector to select its pods by".into(),
             ));
         };
-        let (replicas, why) = match replica_floor(target, workload, ctx.stream) {
+        let autoscalers = ctx
+            .index
+            .of_kind(ctx.stream, "HorizontalPodAutoscaler", workload.namespace())
+            .iter()
+            .map(|&i| &ctx.stream[i]);
+        let (replicas, why) = match replica_floor(target, workload, autoscalers) {
             Ok(found) => found,
             Err(reason) => return Ok(Outcome::NotApplicable(reason)),
         };
@@ -232,10 +237,12 @@ Example:
             .and_then(workloads::template_labels);
         let namespace = workload.namespace();
         let name = format!("{}{}", workload.name(), self.name_suffix);
-        let budgets = ctx
-            .stream
-            .iter()
-            .filter(|m| is_budget(m) && m.namespace() == namespace);
+        let budgets = (ctx
+            .index
+            .of_kind(ctx.stream, "PodDisruptionBudget", namespace)
+            .iter())
+        .map(|&i| &ctx.stream[i])
+        .filter(|m| is_budget(m) && m.namespace() == namespace);
         for budget in budgets {
             let budget_selector = budget
                 .value
@@ -293,12 +300,12 @@ fn is_budget(m: &Manifest) -> bool {
 }
 
 /// The fewest replicas the workload may run, and where that number comes from.
-fn replica_floor(
+fn replica_floor<'m>(
     target: &Value,
     workload: &Manifest,
-    stream: &[Manifest],
+    mut autoscalers: impl Iterator<Item = &'m Manifest>,
 ) -> Result<(u64, String), String> {
-    let autoscaler = stream.iter().find(|m| {
+    let autoscaler = autoscalers.find(|m| {
         m.is_resource()
             && m.kind() == "HorizontalPodAutoscaler"
             && m.group() == "autoscaling"

@@ -13,10 +13,16 @@ use json_patch::{AddOperation, CopyOperation, PatchErrorKind, PatchOperation, Re
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub struct JsonPatch(Vec<Operation>);
+pub struct JsonPatch {
+    operations: Vec<Operation>,
+    /// Nodes this step's `copy` operations have added so far, over every resource.
+    #[serde(skip)]
+    copied: AtomicUsize,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(try_from = "RawOperation")]
@@ -118,15 +124,20 @@ Example:
     const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
-        for (i, op) in self.0.iter().enumerate() {
-            apply_operation(op, target, ctx)
+        for (i, op) in self.operations.iter().enumerate() {
+            apply_operation(op, target, ctx, &self.copied)
                 .with_context(|| format!("operation {} (`{}` {})", i + 1, op.op, op.path))?;
         }
         Ok(Outcome::Applied)
     }
 }
 
-fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()> {
+fn apply_operation(
+    op: &Operation,
+    doc: &mut Value,
+    ctx: &Context,
+    copied_so_far: &AtomicUsize,
+) -> Result<()> {
     let from = match &op.from {
         Some(from) => {
             let mut found = from.expand(doc);
@@ -178,6 +189,14 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
                 if count_nodes(doc).saturating_add(copied) > MAX_NODES {
                     bail!("copying {from} would grow the document beyond {MAX_NODES} nodes");
                 }
+                // And a step's copies over the whole stream, so that many small resources
+                // cannot add up to what one large one may not.
+                let total = copied_so_far.fetch_add(copied, Ordering::Relaxed) + copied;
+                if total > MAX_COPIED_PER_STEP {
+                    bail!(
+                        "the step's copies would add more than {MAX_COPIED_PER_STEP} nodes to the stream"
+                    );
+                }
                 patch(doc, PatchOperation::Copy(CopyOperation { from, path }))?
             }
             Op::Test => {
@@ -207,6 +226,10 @@ fn apply_operation(op: &Operation, doc: &mut Value, ctx: &Context) -> Result<()>
 /// How large `copy` may grow a document: ten times the largest object etcd stores (1.5 MB
 /// of JSON is at most ~100,000 nodes), and a bound on the memory a patch file can demand.
 const MAX_NODES: usize = 1_000_000;
+
+/// How many nodes one step's `copy` operations may add over the whole stream: the size of the
+/// largest object etcd stores, and a bound on the time and memory one patch file can demand.
+const MAX_COPIED_PER_STEP: usize = 100_000;
 
 /// How many nodes `value` holds, counting stopped just past `MAX_NODES`; without recursion,
 /// as copies can nest deeper than the stack allows.
@@ -380,7 +403,8 @@ mod tests {
             .collect();
         let e = run(Value::Array(ops), &mut doc, Mode::Overwrite).unwrap_err();
         assert!(
-            format!("{e:#}").contains("would grow the document beyond 1000000 nodes"),
+            format!("{e:#}")
+                .contains("the step's copies would add more than 100000 nodes to the stream"),
             "{e:#}"
         );
     }

@@ -25,6 +25,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde::de::MapAccess;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// How a step treats values the chart already set.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
@@ -62,6 +63,35 @@ pub struct Context<'a> {
     /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
     /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
+    /// Where the documents of each kind are in `stream`, by namespace: a cross-resource action
+    /// looks up the few documents it needs instead of scanning the stream for every resource.
+    pub index: &'a StreamIndex,
+}
+
+/// Positions in the stream of the resources of each kind, by namespace, built the first time
+/// an action asks during a step (documents a step generates join the stream after it). A
+/// step that changes a resource's kind or namespace would not show here; the actions that use
+/// the index change nothing.
+#[derive(Default)]
+pub struct StreamIndex(std::sync::OnceLock<HashMap<(String, String), Vec<usize>>>);
+
+impl StreamIndex {
+    /// The positions of the resources of `kind` in `namespace` (any API group), in stream order.
+    pub fn of_kind<'s>(&'s self, stream: &[Manifest], kind: &str, namespace: &str) -> &'s [usize] {
+        let index = self.0.get_or_init(|| {
+            let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
+            for (i, m) in stream.iter().enumerate().filter(|(_, m)| m.is_resource()) {
+                index
+                    .entry((m.kind().to_string(), m.namespace().to_string()))
+                    .or_default()
+                    .push(i);
+            }
+            index
+        });
+        index
+            .get(&(kind.to_string(), namespace.to_string()))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 /// How an action went for one target; the pipeline reports everything but `Applied`.
@@ -192,7 +222,10 @@ registry! {
 /// A context for an action's unit tests: `resource` alone in its stream.
 #[cfg(test)]
 pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifest]) -> Context<'a> {
+    // Leaked: a test builds a handful of contexts.
+    let index: &'static StreamIndex = Box::leak(Box::default());
     Context {
+        index,
         mode,
         kind: resource.kind(),
         group: resource.group(),

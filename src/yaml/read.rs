@@ -110,18 +110,6 @@ enum Shape {
     Map,
 }
 
-impl Shape {
-    fn of(value: &Value) -> Shape {
-        match value {
-            Value::Object(_) => Shape::Map,
-            Value::Array(items) => Shape::Seq {
-                all_maps: items.iter().all(Value::is_object),
-            },
-            _ => Shape::Scalar,
-        }
-    }
-}
-
 /// Why a read stopped: a real error, or a head read that needs a full read (a top-level
 /// `<<`, or a built part aliasing a skipped one).
 enum Stop {
@@ -146,7 +134,12 @@ struct Node {
 
 struct Reader {
     stack: Vec<Frame>,
+    /// Every anchor by id: its value (for a collection, a placeholder for its slot) and size.
     anchors: HashMap<usize, (Value, usize)>,
+    /// The anchored collections, each stored once where it was defined: copying them there
+    /// would cost size × depth for anchors nested in anchors. The tree holds a placeholder
+    /// that takes the collection back at the end; an alias gets a copy.
+    slots: Vec<Value>,
     /// Anchors inside skipped parts: their shape and size, no value.
     skipped_anchors: HashMap<usize, (Shape, usize)>,
     nodes: usize,
@@ -183,6 +176,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     let mut reader = Reader {
         stack: Vec::new(),
         anchors: HashMap::new(),
+        slots: Vec::new(),
         skipped_anchors: HashMap::new(),
         nodes: 0,
         alias_nodes: 0,
@@ -229,7 +223,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
             Event::Alias(id) if reader.skipping() => {
                 let (shape, size) = match (reader.anchors.get(&id), reader.skipped_anchors.get(&id))
                 {
-                    (Some((value, size)), _) => (Shape::of(value), *size),
+                    (Some((value, size)), _) => (reader.shape_of(value), *size),
                     (None, Some(&(shape, size))) => (shape, size),
                     (None, None) => {
                         return Err(err(pos, "alias to an anchor that is not complete yet").into());
@@ -276,7 +270,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                 // counts the alias node itself too.
                 reader.count(size + 1, pos)?;
                 reader.count_alias(size, pos)?;
-                let value = reader.anchors[&id].0.clone();
+                let value = reader.resolved_copy(&reader.anchors[&id].0);
                 reader.finish(Node {
                     value,
                     pos,
@@ -345,10 +339,15 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                     }
                     None => return Err(err(pos, "unbalanced collection end").into()),
                 };
-                if anchor != 0 {
-                    let size = reader.nodes - first_node + 1;
-                    reader.anchors.insert(anchor, (value.clone(), size));
-                }
+                let value = match anchor {
+                    0 => value,
+                    _ => {
+                        let size = reader.nodes - first_node + 1;
+                        let placeholder = reader.store_anchored(value);
+                        reader.anchors.insert(anchor, (placeholder.clone(), size));
+                        placeholder
+                    }
+                };
                 reader.finish(Node {
                     value,
                     pos,
@@ -368,7 +367,11 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
             _ => {}
         }
     }
-    let value = match reader.root {
+    let mut root = reader.root.take();
+    if let Some(root) = &mut root {
+        reader.take_anchored_back(root);
+    }
+    let value = match root {
         Some(Value::Null) | None => None,
         some => some,
     };
@@ -377,6 +380,47 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
         hazards: reader.hazards,
         complete: !reader.skipped_any,
     })
+}
+
+/// What a placeholder for an anchored collection starts with: a NUL and a number drawn once
+/// per process, so no scalar of the input can pass for one.
+fn placeholder_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        format!("\u{0}pulse-harden anchor {random:016x} ")
+    })
+}
+
+/// The slot (of `slots` slots) a placeholder stands for.
+fn slot_of(value: &Value, slots: usize) -> Option<usize> {
+    match value {
+        Value::String(s) if slots > 0 => s
+            .strip_prefix(placeholder_prefix())?
+            .parse()
+            .ok()
+            .filter(|&i| i < slots),
+        _ => None,
+    }
+}
+
+/// Replaces every placeholder in `root`, at any depth (and in what replaces it), with
+/// `fill(slot)`. Without recursion: values nest as deep as the reader allows.
+fn fill_placeholders(root: &mut Value, slots: usize, mut fill: impl FnMut(usize) -> Value) {
+    let mut pending = vec![root];
+    while let Some(v) = pending.pop() {
+        if let Some(i) = slot_of(v, slots) {
+            *v = fill(i);
+        }
+        match v {
+            Value::Array(items) => pending.extend(items.iter_mut()),
+            Value::Object(map) => pending.extend(map.values_mut()),
+            _ => {}
+        }
+    }
 }
 
 /// goyaml v2 scans anchor and alias names as `[0-9A-Za-z_-]+`; YAML 1.2 parsers take more.
@@ -588,9 +632,88 @@ impl Reader {
         Ok(value)
     }
 
+    /// Stores an anchored collection in its slot; the placeholder goes where it was defined.
+    fn store_anchored(&mut self, value: Value) -> Value {
+        self.slots.push(value);
+        Value::String(format!("{}{}", placeholder_prefix(), self.slots.len() - 1))
+    }
+
+    /// The slot a placeholder stands for.
+    fn slot_of(&self, value: &Value) -> Option<usize> {
+        slot_of(value, self.slots.len())
+    }
+
+    /// What a node is, looking through a placeholder.
+    fn shape_of(&self, value: &Value) -> Shape {
+        let real = |v: &'_ Value| -> bool {
+            matches!(
+                self.slot_of(v).map_or(v, |i| &self.slots[i]),
+                Value::Object(_)
+            )
+        };
+        match self.slot_of(value).map_or(value, |i| &self.slots[i]) {
+            Value::Object(_) => Shape::Map,
+            Value::Array(items) => Shape::Seq {
+                all_maps: items.iter().all(real),
+            },
+            _ => Shape::Scalar,
+        }
+    }
+
+    /// A whole copy of `value` with every placeholder in it replaced by a copy of its
+    /// collection: what an alias stands for (its cost is what `count` counted for it).
+    fn resolved_copy(&self, value: &Value) -> Value {
+        let mut copy = self
+            .slot_of(value)
+            .map_or(value, |i| &self.slots[i])
+            .clone();
+        let len = self.slots.len();
+        fill_placeholders(&mut copy, len, |i| self.slots[i].clone());
+        copy
+    }
+
+    /// Puts every anchored collection back where it was defined. Each placeholder is in the
+    /// tree once (aliases, merges and keys got copies), so each collection moves, uncopied.
+    fn take_anchored_back(&mut self, root: &mut Value) {
+        let len = self.slots.len();
+        if len > 0 {
+            fill_placeholders(root, len, |i| std::mem::take(&mut self.slots[i]));
+        }
+    }
+
     /// Hands a finished node to its parent: the next item of a sequence, or the key or value
     /// of a mapping entry.
-    fn finish(&mut self, node: Node) -> Result<(), Stop> {
+    fn finish(&mut self, mut node: Node) -> Result<(), Stop> {
+        // Items and values keep their placeholders for the end; a key needs its collections
+        // now, and a merge the maps it merges (what they hold can stay placeholders: each
+        // still appears once).
+        if !self.slots.is_empty() {
+            match self.stack.last() {
+                Some(Frame::Map { key: None, .. })
+                    if node.value.is_array()
+                        || node.value.is_object()
+                        || self.slot_of(&node.value).is_some() =>
+                {
+                    node.value = self.resolved_copy(&node.value);
+                }
+                Some(Frame::Map {
+                    key: Some(Key::Merge(_)),
+                    ..
+                }) => {
+                    if let Some(i) = self.slot_of(&node.value) {
+                        node.value = self.slots[i].clone();
+                    }
+                    if let Value::Array(items) = &mut node.value {
+                        for item in items {
+                            if let Some(i) = self.slot_of(item) {
+                                *item = self.slots[i].clone();
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
             let at_root = self.stack.len() == 1;
             let key = if node.is_merge_key {
@@ -759,6 +882,37 @@ mod tests {
         // Aliasing goyaml accepts: a few anchors, reused.
         let v = read("a: &a {x: [1, 2, 3]}\nb: *a\nc: [*a, *a]\n");
         assert_eq!(v["c"][1], json!({"x": [1, 2, 3]}));
+    }
+
+    #[test]
+    fn anchored_collections_are_shared_until_aliased() {
+        let v = read(
+            "a: &x [&y {k: 1}, 2]\nb: *x\nc: *y\nd: {<<: [*y]}\ne: {<<: &z {m: [&w 1]}, nn: *w}\nf: *z\ng:\n  <<: [&m {p: 1}, {q: 2}]\nh: *m\n? &key [1]\n: v\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": [{"k": 1}, 2], "b": [{"k": 1}, 2], "c": {"k": 1}, "d": {"k": 1},
+                   "e": {"m": [1], "nn": 1}, "f": {"m": [1]}, "g": {"p": 1, "q": 2}, "h": {"p": 1},
+                   "[1]": "v"})
+        );
+        // Nested anchors nobody aliases cost their size, not size × depth.
+        let depth = 200;
+        let text = format!(
+            "x: {}{}{}\n",
+            (0..depth).map(|i| format!("&a{i} [")).collect::<String>(),
+            vec!["v"; 20_000].join(", "),
+            "]".repeat(depth)
+        );
+        let started = std::time::Instant::now();
+        let v = read(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let mut inner = &v["x"];
+        for _ in 1..depth {
+            inner = &inner[0];
+        }
+        assert_eq!(inner.as_array().map(Vec::len), Some(20_000));
+        // A duplicate key drops an anchored value; its alias still reads it.
+        assert_eq!(read("a: &x [1]\na: 2\nb: *x\n"), json!({"a": 2, "b": [1]}));
     }
 
     #[test]
