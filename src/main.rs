@@ -57,7 +57,7 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     }
 
     let input = read_input(args.input.as_deref())?;
-    let mut stream = stream::read_lazily(input)?;
+    let mut stream = stream::read_for(input, &pipeline::wants_whole(&sets))?;
     let report = pipeline::run(&mut stream.manifests, &sets)?;
     let resources = render::Inputs::of(&stream.manifests).resources;
     helm_log::summarize(report.summary_line(resources), resources);

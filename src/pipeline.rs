@@ -145,11 +145,12 @@ fn selects(step: &Step, m: &Manifest) -> bool {
     m.is_resource() && step.select.matches(m) && !step.exclude.iter().any(|e| e.matches(m))
 }
 
-/// The stream reader builds only what selectors look at. Documents some step selects are read
-/// in full here, and so are those a cross-resource action reads (see `StreamReads`); the
-/// others are never changed, so what was read of them holds for every step.
-fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
-    let steps = || {
+/// Whether some step needs the whole of this document rather than its head: a step selects it
+/// (and, acting on pods, it has a pod template), or a cross-resource action reads its kind
+/// (see `StreamReads`). The stream reader asks this of each head ([`crate::stream::read_for`]),
+/// so such documents are parsed once.
+pub fn wants_whole(sets: &[PatchSet]) -> impl Fn(&Manifest) -> bool + Sync + '_ {
+    let steps = move || {
         sets.iter()
             .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
     };
@@ -162,21 +163,27 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
             StreamReads::Everything => everything = true,
         }
     }
-    // A pod-targeting step reports a resource without a pod template from its head alone.
-    let needs_body = |set: &PatchSet, step: &Step, m: &Manifest| {
-        selects(step, m)
-            && (pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some()
-                || !needs_pod(step))
-    };
+    move |m: &Manifest| {
+        everything
+            || kinds.contains(&m.kind())
+            || steps().any(|(set, step)| {
+                // A pod-targeting step reports a resource without a pod template from its head.
+                selects(step, m)
+                    && (pod::template_path(m.kind(), m.group(), &set.pod_templates).is_some()
+                        || !needs_pod(step))
+            })
+    }
+}
+
+/// The stream reader builds only what selectors look at, unless told otherwise. Documents
+/// [`wants_whole`] still leaves with only their head are read in full here; the others are never
+/// changed, so what was read of them holds for every step.
+fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
+    let wanted = wants_whole(sets);
     let sizes: Vec<usize> = (manifests.iter())
-        .map(|m| {
-            let wanted = everything
-                || kinds.contains(&m.kind())
-                || steps().any(|(set, step)| needs_body(set, step, m));
-            match wanted && !m.complete {
-                true => m.raw.len().max(1),
-                false => 0,
-            }
+        .map(|m| match !m.complete && wanted(m) {
+            true => m.raw.len().max(1),
+            false => 0,
         })
         .collect();
     let stream: &[Manifest] = manifests;

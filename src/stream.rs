@@ -33,6 +33,15 @@ pub fn read(input: &[u8]) -> Result<Stream> {
 /// not built. [`crate::pipeline::run`] reads in full what its steps select. Documents keep
 /// their text as slices of the input rather than copies.
 pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
+    read_for(input, &|_| false)
+}
+
+/// [`read_lazily`], but the documents `wants_whole` says yes to (from their head) are read
+/// whole, in the same pass: one parse each (see [`yaml::read_document_head_unless`]).
+pub fn read_for(
+    input: Vec<u8>,
+    wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
+) -> Result<Stream> {
     let text = String::from_utf8(input).map_err(|e| {
         let valid_up_to = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..valid_up_to]
@@ -51,7 +60,7 @@ pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
         false => (false, 0),
     };
     let chunks = split(&text[offset..])?;
-    let mut parsed = read_heads(&chunks).into_iter();
+    let mut parsed = read_heads(&text, offset, &chunks, wants_whole).into_iter();
     let mut manifests = Vec::new();
     for (index, chunk) in chunks.into_iter().enumerate() {
         let mut m = Manifest {
@@ -82,9 +91,23 @@ pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
 
 /// Reads the head of every document, on every core when the stream is large; results in
 /// stream order.
-fn read_heads(chunks: &[Chunk]) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
+fn read_heads(
+    text: &Arc<String>,
+    offset: usize,
+    chunks: &[Chunk],
+    wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
+) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
     let sizes: Vec<usize> = chunks.iter().map(|c| c.body.len()).collect();
-    parallel::map(&sizes, |i| yaml::read_document_head(chunks[i].body))
+    parallel::map(&sizes, |i| {
+        let chunk = &chunks[i];
+        let wants_all = |head: &[(String, serde_json::Value)]| {
+            let mut m = Manifest::from_value(i + 1, head.iter().cloned().collect());
+            let start = offset + chunk.start;
+            m.raw = Raw::slice(text, start..start + chunk.body.len());
+            wants_whole(&m)
+        };
+        yaml::read_document_head_unless(chunk.body, &wants_all)
+    })
 }
 
 struct Chunk<'a> {

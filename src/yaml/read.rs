@@ -132,7 +132,7 @@ struct Node {
     is_merge_key: bool,
 }
 
-struct Reader {
+struct Reader<'a> {
     stack: Vec<Frame>,
     /// Every anchor by id: its value (for a collection, a placeholder for its slot) and size.
     anchors: HashMap<usize, (Value, usize)>,
@@ -149,11 +149,18 @@ struct Reader {
     root: Option<Value>,
     head_only: bool,
     skipped_any: bool,
+    /// For a head read: asked once, at the first top-level key outside the head, whether to
+    /// read the whole document after all.
+    wants_all: Option<&'a WantsAll<'a>>,
 }
+
+/// Whether a document whose head (the top-level entries read so far) is this should be read
+/// whole.
+pub type WantsAll<'a> = dyn Fn(&[(String, Value)]) -> bool + Sync + 'a;
 
 /// Reads a whole document.
 pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
-    match read(text, false) {
+    match read(text, false, None) {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
         Err(Stop::NeedFull) => unreachable!("a full read never asks for a full read"),
@@ -165,32 +172,32 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
 /// the cost. The value is complete when the document is not a mapping or when the head
 /// could not be read on its own.
 pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
-    match read(text, true) {
+    read_document_head_unless(text, &|_| false)
+}
+
+/// [`read_document_head`], but a document `wants_all` says yes to, from its head, is read whole
+/// in the same pass: one parse, where reading it whole later would take a second. It is asked
+/// at the first top-level key outside the head (`spec` after `metadata`, usually); the head
+/// it sees may lack what comes later, so a caller still checks `complete`.
+pub fn read_document_head_unless(
+    text: &str,
+    wants_all: &WantsAll<'_>,
+) -> Result<Parsed, ReadError> {
+    match read(text, true, Some(wants_all)) {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
         Err(Stop::NeedFull) => read_document(text),
     }
 }
 
-fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
-    let mut reader = Reader {
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        slots: Vec::new(),
-        skipped_anchors: HashMap::new(),
-        nodes: 0,
-        alias_nodes: 0,
-        hazards: Vec::new(),
-        root: None,
-        head_only,
-        skipped_any: false,
-    };
+fn read<'a>(
+    text: &str,
+    head_only: bool,
+    wants_all: Option<&'a WantsAll<'a>>,
+) -> Result<Parsed, Stop> {
+    let mut reader = Reader::new(head_only, wants_all);
     let mut documents = 0;
-    let mut options = Options::default();
-    options.emit_anchor_events = true;
-    // Comments are still checked as syntax; we have no use for their text.
-    options.emit_comments = false;
-    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut parser = parser(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ReadError {
             line: e.marker().line(),
@@ -423,6 +430,119 @@ fn fill_placeholders(root: &mut Value, slots: usize, mut fill: impl FnMut(usize)
     }
 }
 
+/// The event parser, as every read here uses it.
+fn parser(text: &str) -> Parser<'_, serde_saphyr::granit_parser::StrInput<'_>> {
+    let mut options = Options::default();
+    options.emit_anchor_events = true;
+    // Comments are still checked as syntax; we have no use for their text.
+    options.emit_comments = false;
+    Parser::new_from_str_with_options(text, options)
+}
+
+/// Whether `text`, one document we emitted, reads as exactly `expected`: `true` only when a
+/// full read would give `expected` without hazards. It walks the events against `expected`
+/// instead of building a value (the read-back of every changed document, at a fraction of the
+/// cost); keys must come in `expected`'s order, and anything unusual (an anchor, an alias, a
+/// merge key, a second document) answers `false`, after which the caller reads in full.
+/// Scalars and keys are resolved by the reader's own rules.
+pub fn reads_as(text: &str, expected: &Value) -> bool {
+    enum Cursor<'v> {
+        Seq(std::slice::Iter<'v, Value>),
+        Map {
+            entries: serde_json::map::Iter<'v>,
+            value: Option<&'v Value>,
+        },
+    }
+    let mut reader = Reader::new(false, None);
+    let mut stack: Vec<Cursor> = Vec::new();
+    let (mut root, mut documents) = (Some(expected), 0);
+    let mut parser = parser(text);
+    while let Some(next) = parser.next_event() {
+        let Ok((event, span)) = next else {
+            return false;
+        };
+        let pos = Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        };
+        let (is_node, anchor) = match &event {
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(_, anchor, _)
+            | Event::MappingStart(_, anchor, _) => (true, *anchor),
+            Event::Alias(_) | Event::Anchor(..) | Event::UnresolvedAlias(_) => return false,
+            _ => (false, 0),
+        };
+        if anchor != 0 {
+            return false;
+        }
+        if let Event::DocumentStart(..) = event {
+            documents += 1;
+            if documents > 1 {
+                return false;
+            }
+        }
+        // The value this node must be, or (for a key) the entry it must name.
+        let mut want_key = None;
+        let want = if !is_node {
+            None
+        } else {
+            match stack.last_mut() {
+                None => root.take(),
+                Some(Cursor::Seq(items)) => items.next(),
+                Some(Cursor::Map { entries, value }) => match value.take() {
+                    Some(v) => Some(v),
+                    None => match entries.next() {
+                        Some((key, v)) => {
+                            *value = Some(v);
+                            want_key = Some(key);
+                            None
+                        }
+                        None => return false,
+                    },
+                },
+            }
+        };
+        match event {
+            Event::Scalar(text, style, _, tag) => {
+                let Ok(node) = reader.scalar(&text, style, tag.as_deref(), pos) else {
+                    return false;
+                };
+                let matches = match want_key {
+                    Some(key) => !node.is_merge_key && reader.key_name(node) == *key,
+                    None => want == Some(&node.value),
+                };
+                if !matches {
+                    return false;
+                }
+            }
+            Event::SequenceStart(..) => match want {
+                Some(Value::Array(items)) => stack.push(Cursor::Seq(items.iter())),
+                _ => return false,
+            },
+            Event::MappingStart(..) => match want {
+                Some(Value::Object(map)) => stack.push(Cursor::Map {
+                    entries: map.iter(),
+                    value: None,
+                }),
+                _ => return false,
+            },
+            Event::SequenceEnd => match stack.pop() {
+                Some(Cursor::Seq(rest)) if rest.len() == 0 => {}
+                _ => return false,
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Cursor::Map {
+                    entries,
+                    value: None,
+                }) if entries.len() == 0 => {}
+                _ => return false,
+            },
+            _ => {}
+        }
+    }
+    root.is_none() && stack.is_empty() && reader.hazards.is_empty() && !expected.is_null()
+}
+
 /// goyaml v2 scans anchor and alias names as `[0-9A-Za-z_-]+`; YAML 1.2 parsers take more.
 fn is_goyaml_anchor_name(name: &str) -> bool {
     name.chars()
@@ -437,7 +557,23 @@ fn err(pos: Pos, message: &str) -> ReadError {
     }
 }
 
-impl Reader {
+impl<'a> Reader<'a> {
+    fn new(head_only: bool, wants_all: Option<&'a WantsAll<'a>>) -> Reader<'a> {
+        Reader {
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            slots: Vec::new(),
+            skipped_anchors: HashMap::new(),
+            nodes: 0,
+            alias_nodes: 0,
+            hazards: Vec::new(),
+            root: None,
+            head_only,
+            skipped_any: false,
+            wants_all,
+        }
+    }
+
     /// Is the next node inside a part a head read leaves out?
     fn skipping(&self) -> bool {
         matches!(
@@ -681,6 +817,22 @@ impl Reader {
         }
     }
 
+    /// At the first top-level key a head read would leave out: whether to read the whole
+    /// document instead (see [`read_document_head_unless`]).
+    fn reads_all_after_all(&mut self) -> bool {
+        let Some(wants_all) = self.wants_all.take() else {
+            return false;
+        };
+        let wanted = match self.stack.first() {
+            Some(Frame::Map { entries, .. }) => wants_all(entries),
+            _ => false,
+        };
+        if wanted {
+            self.head_only = false;
+        }
+        wanted
+    }
+
     /// Hands a finished node to its parent: the next item of a sequence, or the key or value
     /// of a mapping entry.
     fn finish(&mut self, mut node: Node) -> Result<(), Stop> {
@@ -723,7 +875,11 @@ impl Reader {
                 Key::Merge(node.pos)
             } else {
                 match self.key_name(node) {
-                    name if self.head_only && at_root && !HEAD_KEYS.contains(&name.as_str()) => {
+                    name if self.head_only
+                        && at_root
+                        && !HEAD_KEYS.contains(&name.as_str())
+                        && !self.reads_all_after_all() =>
+                    {
                         self.skipped_any = true;
                         Key::Skipped
                     }
@@ -997,6 +1153,55 @@ mod tests {
         let example = include_str!("../../examples/rendered.yaml");
         for document in example.split("\n---\n") {
             assert_head_read_agrees(document);
+        }
+    }
+
+    #[test]
+    fn a_head_read_can_read_the_whole_document_in_the_same_pass() {
+        let text =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {x: &a [1]}\nstatus: *a\n";
+        let pods = |head: &[(String, Value)]| {
+            head.iter()
+                .any(|(k, v)| k == "kind" && v.as_str() == Some("Pod"))
+        };
+        let whole = read_document_head_unless(text, &pods).unwrap();
+        assert!(whole.complete);
+        assert_eq!(whole.value, read_document(text).unwrap().value);
+        let head = read_document_head_unless(&text.replace("Pod", "Job"), &pods).unwrap();
+        assert!(!head.complete);
+        assert_eq!(head.value.unwrap().get("spec"), None);
+    }
+
+    #[test]
+    fn reads_as_agrees_with_a_full_read() {
+        let text = "a: yes\nb: \"yes\"\nc: 0644\n0644: k\nd: [1, {e: ~}]\nf: |\n  x\n";
+        let value = read(text);
+        assert!(reads_as(text, &value));
+        for other in [json!({"a": true}), json!(null), json!([1]), {
+            let mut v = value.clone();
+            v["d"][1]["e"] = json!("~");
+            v
+        }] {
+            assert!(!reads_as(text, &other), "{other}");
+        }
+        // Not sure without a full read: anchors, merges, a second document, hazards.
+        for text in [
+            "a: &x [1]\nb: *x\n",
+            "a: {<<: {b: 1}}\n",
+            "a: 1\n...\n---\nb: 2\n",
+            "a: 0xFFFFFFFFFFFFFFFFFF\n",
+        ] {
+            let full = read_document(text)
+                .ok()
+                .and_then(|p| p.value)
+                .unwrap_or(Value::Null);
+            assert!(!reads_as(text, &full), "{text:?}");
+        }
+        let example = include_str!("../../examples/rendered.yaml");
+        for document in example.split("\n---\n") {
+            if let Some(value) = read_document(document).unwrap().value {
+                assert!(reads_as(document, &value), "{document}");
+            }
         }
     }
 
