@@ -27,24 +27,32 @@ pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
             let mut ids: Option<Ids> = None;
             let index = StreamIndex::default();
             // A step that reads no other document changes each one independently of the
-            // others: on every core, ahead of the loop below, which takes the results in order.
-            let mut ahead = match step.action.reads_stream() {
-                StreamReads::Nothing => {
-                    let sizes: Vec<usize> = (manifests.iter())
-                        .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
-                            true => m.raw.len().max(1),
-                            false => 0,
-                        })
-                        .collect();
-                    let stream: &[Manifest] = manifests;
-                    parallel::map(&sizes, |i| {
-                        (sizes[i] > 0).then(|| apply_step(set, step, &stream[i], stream, &index))
+            // others: on every core, a block of documents ahead of the loop below, which takes
+            // the results in order. Blocks, so that the new values waiting to be taken stay a
+            // few megabytes rather than a second copy of the stream.
+            let local = step.action.reads_stream() == StreamReads::Nothing;
+            let sizes: Vec<usize> = match local {
+                true => (manifests.iter())
+                    .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
+                        true => m.raw.len().max(1),
+                        false => 0,
                     })
-                }
-                _ => Vec::new(),
-            }
-            .into_iter();
+                    .collect(),
+                false => Vec::new(),
+            };
+            let mut ahead = Vec::new().into_iter();
+            let mut block_end = 0;
             for i in 0..manifests.len() {
+                if local && i == block_end {
+                    block_end = block_after(&sizes, i);
+                    let stream: &[Manifest] = manifests;
+                    let block = &sizes[i..block_end];
+                    ahead = parallel::map(block, |k| {
+                        let m = &stream[i + k];
+                        (block[k] > 0).then(|| apply_step(set, step, m, stream, &index))
+                    })
+                    .into_iter();
+                }
                 let done_ahead = ahead.next().flatten();
                 let m = &manifests[i];
                 if !selects(step, m) {
@@ -196,6 +204,20 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
         }
     }
     Ok(())
+}
+
+/// How much work (bytes of documents) a block of documents changed ahead holds.
+const AHEAD_BYTES: usize = 4 << 20;
+
+/// The end of the block of documents that starts at `start`.
+fn block_after(sizes: &[usize], start: usize) -> usize {
+    let mut bytes = 0;
+    let mut end = start;
+    while end < sizes.len() && (end == start || bytes < AHEAD_BYTES) {
+        bytes += sizes[end];
+        end += 1;
+    }
+    end
 }
 
 /// Inserts each generated document right after its owner (in the order generated), in one

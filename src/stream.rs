@@ -61,7 +61,7 @@ pub fn read_for(
     };
     let chunks = split(&text[offset..])?;
     let mut parsed = read_heads(&text, offset, &chunks, wants_whole).into_iter();
-    let mut manifests = Vec::new();
+    let mut manifests = Vec::with_capacity(chunks.len());
     for (index, chunk) in chunks.into_iter().enumerate() {
         let mut m = Manifest {
             index: index + 1,
