@@ -6,9 +6,18 @@ Every tool reads the stream on stdin and writes to /dev/null; wall time is measu
 spawn and wait, peak RSS by GNU time in one extra run. Reports medians, throughput, peak memory and start-up time (a tiny
 one-document stream), and writes the tables to bench/results.md.
 
-Environment: BENCH_RUNS (runs per tool and size, default 5; 3 on the largest size),
-BENCH_SIZES (bytes, default "50000 2000000 50000000"), BENCH_KUSTOMIZE_TIMEOUT (seconds,
-default 120), BENCH_DIR (work files, default target/bench), KUBECTL, PYTHONPATH (PyYAML).
+Two shapes of stream (bench/gen.py): `charts`, the real charts of ../shared/corpus/ repeated
+(dominated by a few big CRDs nothing changes), and `workloads`, what a platform renders for
+many releases (most documents workloads, every pod template changed by the profile).
+pulse-harden runs `--profile restricted --profile ha` on `charts` and its default profile
+(`restricted`) on `workloads`.
+
+Environment: BENCH_RUNS (runs per tool and size, default 5; 3 for pulse-harden and the floor
+from 20 MB, 1 for kustomize and Python there), BENCH_SHAPES (default "charts workloads"),
+BENCH_SIZES (bytes, default "50000 2000000 50000000" for charts),
+BENCH_WORKLOAD_SIZES (default "2000000 20000000 50000000"), BENCH_KUSTOMIZE_TIMEOUT (seconds,
+default 120; a size kustomize timed out on is not tried larger), BENCH_DIR (work files,
+default target/bench), KUBECTL, PYTHONPATH (PyYAML).
 """
 
 import os
@@ -23,7 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("BENCH_DIR", ROOT / "target" / "bench"))
 SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
-SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "50000 2000000 50000000").split()]
+SHAPES = os.environ.get("BENCH_SHAPES", "charts workloads").split()
+SIZES = {
+    "charts": [int(s) for s in os.environ.get("BENCH_SIZES", "50000 2000000 50000000").split()],
+    "workloads": [int(s) for s in os.environ.get(
+        "BENCH_WORKLOAD_SIZES", "2000000 20000000 50000000").split()],
+}
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 KUSTOMIZE_TIMEOUT = float(os.environ.get("BENCH_KUSTOMIZE_TIMEOUT", "120"))
 KUBECTL = os.environ.get("KUBECTL", str(ROOT / ".tools" / "bin" / "kubectl"))
@@ -92,7 +106,10 @@ def measure(argv, stdin_path, runs, timeout=None, env=None):
     return statistics.median(times), peak, times, statistics.median(cpus)
 
 
-def pulse_argv():
+def pulse_argv(shape="charts"):
+    if shape == "workloads":
+        return [PULSE], "its default profile (restricted)"
+
     def knows(profile):
         return subprocess.run([PULSE, "explain", profile], capture_output=True).returncode == 0
 
@@ -101,20 +118,20 @@ def pulse_argv():
     return [PULSE, "-p", ROOT / "bench" / "profile.yaml"], "-p bench/profile.yaml"
 
 
-def prepare(size):
-    stream = WORK / f"stream-{size}.yaml"
+def prepare(size, shape="charts"):
+    stream = WORK / f"stream-{shape}-{size}.yaml"
     if not stream.exists():
         subprocess.run([sys.executable, ROOT / "bench" / "gen.py", SHARED / "corpus", str(size),
-                        stream], check=True)
-    kdir = WORK / f"kustomize-{size}"
+                        stream, shape], check=True)
+    kdir = WORK / f"kustomize-{shape}-{size}"
     if not (kdir / "kustomization.yaml").exists():
         subprocess.run([sys.executable, ROOT / "bench" / "kustomization.py", stream, kdir],
                        check=True)
     return stream, kdir
 
 
-def tools(kdir):
-    pulse, _ = pulse_argv()
+def tools(kdir, shape="charts"):
+    pulse, _ = pulse_argv(shape)
     return [
         ("pulse-harden", pulse, None),
         ("kustomize", [ROOT / "bench" / "kustomize-postrender.sh", kdir], KUSTOMIZE_TIMEOUT),
@@ -130,7 +147,6 @@ def mib(kib):
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, KUBECTL=KUBECTL)
-    _, pulse_args = pulse_argv()
     lines = []
 
     def out(line=""):
@@ -144,9 +160,10 @@ def main():
     out("# Benchmark results (raw)")
     out()
     out(f"Machine: {os.cpu_count()} cores ({cpu}), shared with other work; {time.strftime('%Y-%m-%d')}.")
-    out(f"pulse-harden {pulse_args}; kubectl {' '.join(kubectl_version).strip()} "
-        f"(embedded kustomize); Python {platform.python_version()}; medians of {RUNS} runs "
-        f"(3 on the largest size); wall time around spawn and wait, peak RSS from GNU time (one extra run).")
+    out(f"kubectl {' '.join(kubectl_version).strip()} (embedded kustomize); Python "
+        f"{platform.python_version()}; medians of {RUNS} runs (from 20 MB: 3 for pulse-harden and "
+        f"the floor, 1 for kustomize and Python); wall time around spawn and wait, CPU time "
+        f"user + system, peak RSS from GNU time (one extra run).")
     out()
 
     # Start-up: a one-document stream, what Helm and Argo CD pay on every render.
@@ -163,24 +180,45 @@ def main():
         out(f"| {name} | {median * 1000:.2f} | {min(times) * 1000:.2f} | {cpu * 1000:.2f} | {mib(peak)} |")
     out()
 
+    for shape in SHAPES:
+        per_shape(shape, env, out)
+    (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
+    print("\nwritten to bench/results.md", file=sys.stderr)
+
+
+def per_shape(shape, env, out):
+    """Times every tool at every size of one shape and writes its tables."""
+    sizes = SIZES[shape]
+    _, pulse_args = pulse_argv(shape)
     results = {}
-    for size in SIZES:
-        stream, kdir = prepare(size)
+    gave_up = set()
+    for size in sizes:
+        stream, kdir = prepare(size, shape)
         nbytes = stream.stat().st_size
-        runs = 3 if size >= 20_000_000 else RUNS
-        for name, argv, timeout in tools(kdir):
+        for name, argv, timeout in tools(kdir, shape):
+            if name in gave_up:
+                results[(name, size)] = (None, None, nbytes, [], None)
+                continue
+            big = size >= 20_000_000
+            runs = (3 if name in ("pulse-harden", "serde-saphyr round trip") else 1) if big else RUNS
             median, peak, times, cpu = measure(argv, stream, runs, timeout, env)
             results[(name, size)] = (median, peak, nbytes, times, cpu)
+            if median is None:
+                gave_up.add(name)
             shown = "timeout" if median is None else f"{median:.3f}s"
-            print(f"  {name} @ {nbytes} bytes: {shown}", file=sys.stderr, flush=True)
+            print(f"  {shape}: {name} @ {nbytes} bytes: {shown}", file=sys.stderr, flush=True)
 
-    out("## Per size")
+    title = {"charts": "real charts repeated (mostly untouched CRDs)",
+             "workloads": "workload-dense (every pod template changed)"}[shape]
+    out(f"## Per size: {title}")
+    out()
+    out(f"pulse-harden {pulse_args}; generated by `bench/gen.py ... {shape}`.")
     out()
     out("| input | tool | median s | runs (s) | MB/s | peak RSS MiB | time ÷ pulse-harden | CPU s | CPU ÷ pulse-harden |")
     out("|---|---|---:|---|---:|---:|---:|---:|---:|")
-    for size in SIZES:
+    for size in sizes:
         base, _, _, _, base_cpu = results[("pulse-harden", size)]
-        for name, _, _ in tools(WORK):
+        for name, _, _ in tools(WORK, shape):
             median, peak, nbytes, times, cpu = results[(name, size)]
             label = f"{nbytes / 1e6:.2f} MB"
             if median is None:
@@ -189,16 +227,15 @@ def main():
             runs_text = ", ".join(f"{t:.3f}" for t in times)
             out(f"| {label} | {name} | {median:.3f} | {runs_text} | {nbytes / 1e6 / median:.1f} | {mib(peak)} | {median / base:.1f}× | {cpu:.3f} | {cpu / base_cpu:.1f}× |")
     out()
-    out("## pulse-harden growth and memory")
+    out(f"## pulse-harden growth and memory: {shape}")
     out()
-    out("| input MB | median s | s per MB | peak RSS MiB | budget 2×input+16 MiB |")
-    out("|---:|---:|---:|---:|---:|")
-    for size in SIZES:
-        median, peak, nbytes, _, _ = results[("pulse-harden", size)]
+    out("| input MB | median s | s per MB | CPU s | peak RSS MiB | budget 2×input+16 MiB |")
+    out("|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        median, peak, nbytes, _, cpu = results[("pulse-harden", size)]
         budget = 2 * nbytes / 2**20 + 16
-        out(f"| {nbytes / 1e6:.2f} | {median:.3f} | {median / (nbytes / 1e6):.4f} | {mib(peak)} | {budget:.1f} |")
-    (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
-    print("\nwritten to bench/results.md", file=sys.stderr)
+        out(f"| {nbytes / 1e6:.2f} | {median:.3f} | {median / (nbytes / 1e6):.4f} | {cpu:.3f} | {mib(peak)} | {budget:.1f} |")
+    out()
 
 
 if __name__ == "__main__":

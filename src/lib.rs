@@ -15,6 +15,7 @@ pub mod load;
 pub mod manifest;
 pub mod message;
 pub mod names;
+pub mod parallel;
 pub mod patchfile;
 pub mod pipeline;
 pub mod pod;

@@ -63,7 +63,12 @@ impl Manifest {
         if self.complete {
             return Ok(());
         }
-        let parsed = yaml::read_document(&self.raw).map_err(|e| self.read_error(e))?;
+        self.complete_with(yaml::read_document(&self.raw))
+    }
+
+    /// Takes the result of a full read of `raw` (done elsewhere, on another core say).
+    pub fn complete_with(&mut self, read: Result<yaml::Parsed, yaml::ReadError>) -> Result<()> {
+        let parsed = read.map_err(|e| self.read_error(e))?;
         self.value = parsed.value;
         self.hazards = parsed.hazards;
         self.complete = true;

@@ -4,12 +4,15 @@
 use crate::images::{KnownUsers, NO_IMAGE_USERS};
 use crate::lists;
 use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
+use crate::parallel;
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
 use crate::report::{self, Entry, Report, StepResult};
-use crate::transforms::{Context, Outcome, StreamReads};
+use crate::transforms::{Context, Outcome, SelectorIndex, StreamIndex, StreamReads};
+use crate::yaml;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
     run_with_image_users(manifests, sets, &NO_IMAGE_USERS)
@@ -21,16 +24,11 @@ pub fn run_with_image_users(
     sets: &[PatchSet],
     images: &KnownUsers,
 ) -> Result<Report> {
-    // A custom resource's pod template, declared in any patch set, is known to every step
-    // of the run: a built-in profile hardens an Argo Rollout a team's file declares.
-    let templates: Vec<PodTemplatePath> = sets
-        .iter()
-        .flat_map(|set| set.pod_templates.iter().cloned())
-        .collect();
+    let templates = pod_templates(sets);
     let templates = templates.as_slice();
     // Helm applies a List's items one by one: steps see them as resources.
     let lists = lists::open(manifests)?;
-    read_selected_fully(manifests, sets, templates)?;
+    read_selected_fully(manifests, sets)?;
     let mut report = Report {
         notes: sets.iter().flat_map(|s| s.notes.iter().cloned()).collect(),
         ..Report::default()
@@ -44,7 +42,52 @@ pub fn run_with_image_users(
             // (The owners' positions are kept apart so actions can see the documents.)
             let mut generated: Vec<Manifest> = Vec::new();
             let mut owners: Vec<usize> = Vec::new();
+            // Built when the step first generates a document: telling a generated resource
+            // from one already in the stream must not compare every pair.
+            let mut ids: Option<Ids> = None;
+            let index = StreamIndex::default();
+            let mut generated_selectors = SelectorIndex::default();
+            let none_generated = SelectorIndex::default();
+            // A step that reads no other document changes each one independently of the
+            // others: on every core, a block of documents ahead of the loop below, which takes
+            // the results in order. Blocks, so that the new values waiting to be taken stay a
+            // few megabytes rather than a second copy of the stream. (Such a step generates
+            // no documents; were one generated, the loop computes the rest itself, so that
+            // every resource sees what the step generated before it.)
+            let local = step.action.reads_stream() == StreamReads::Nothing;
+            let sizes: Vec<usize> = match local {
+                true => (manifests.iter())
+                    .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
+                        true => m.raw.len().max(1),
+                        false => 0,
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
+            let mut ahead = Vec::new().into_iter();
+            let mut block_end = 0;
             for i in 0..manifests.len() {
+                if local && i == block_end {
+                    block_end = block_after(&sizes, i);
+                    let stream: &[Manifest] = manifests;
+                    let block = &sizes[i..block_end];
+                    ahead = parallel::map(block, |k| {
+                        let m = &stream[i + k];
+                        (block[k] > 0).then(|| {
+                            let around = Around {
+                                stream,
+                                generated: &[],
+                                generated_selectors: &none_generated,
+                                templates,
+                                images,
+                                index: &index,
+                            };
+                            apply_step(set, step, m, around)
+                        })
+                    })
+                    .into_iter();
+                }
+                let done_ahead = ahead.next().flatten().filter(|_| generated.is_empty());
                 let m = &manifests[i];
                 if !selects(step, m) {
                     continue;
@@ -53,8 +96,22 @@ pub fn run_with_image_users(
                 let (result, new_value, new_docs) = if m.opted_out_of(&step.name) {
                     let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
                     (StepResult::Skipped { reason }, None, Vec::new())
+                } else if let Some(applied) = done_ahead {
+                    applied?
                 } else {
-                    apply_step(set, step, m, manifests, &generated, templates, images)?
+                    apply_step(
+                        set,
+                        step,
+                        m,
+                        Around {
+                            stream: manifests,
+                            generated: &generated,
+                            generated_selectors: &generated_selectors,
+                            templates,
+                            images,
+                            index: &index,
+                        },
+                    )?
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -66,7 +123,9 @@ pub fn run_with_image_users(
                     let owner = &manifests[i];
                     check_generated(&value, owner, &step_id)?;
                     let doc = generated_document(owner, value);
-                    let duplicate = duplicate_of(&doc, manifests, &generated);
+                    let ids =
+                        ids.get_or_insert_with(|| Ids::of(manifests.iter().chain(&generated)));
+                    let duplicate = ids.duplicate_of(&doc);
                     let result = match &duplicate {
                         Some(existing) => {
                             let reason = format!(
@@ -88,11 +147,15 @@ pub fn run_with_image_users(
                         result,
                     });
                     if duplicate.is_none() {
+                        ids.add(&doc);
+                        generated_selectors.add(generated.len(), &doc);
                         generated.push(doc);
                         owners.push(i);
                     }
                 }
                 if let Some(value) = new_value {
+                    // The index of resource ids no longer holds if a step renamed one.
+                    ids = None;
                     let m = &mut manifests[i];
                     if m.before_change.is_none() {
                         m.before_change = m.value.take();
@@ -103,8 +166,8 @@ pub fn run_with_image_users(
             if matched == 0 {
                 report.unmatched_steps.push(step_id);
             }
-            for (owner, doc) in owners.into_iter().zip(generated).rev() {
-                manifests.insert(owner + 1, doc);
+            if !generated.is_empty() {
+                insert_after_owners(manifests, owners, generated);
             }
         }
     }
@@ -140,15 +203,13 @@ fn selects(step: &Step, m: &Manifest) -> bool {
     m.is_resource() && step.select.matches(m) && !step.exclude.iter().any(|e| e.matches(m))
 }
 
-/// The stream reader builds only what selectors look at. Documents some step selects are read
-/// in full here, and so are those a cross-resource action reads (see `StreamReads`); the
-/// others are never changed, so what was read of them holds for every step.
-fn read_selected_fully(
-    manifests: &mut [Manifest],
-    sets: &[PatchSet],
-    templates: &[PodTemplatePath],
-) -> Result<()> {
-    let steps = || {
+/// Whether some step needs the whole of this document rather than its head: a step selects it
+/// (and, acting on pods, it has a pod template), or a cross-resource action reads its kind
+/// (see `StreamReads`). The stream reader asks this of each head ([`crate::stream::read_for`]),
+/// so such documents are parsed once.
+pub fn wants_whole(sets: &[PatchSet]) -> impl Fn(&Manifest) -> bool + Sync + '_ {
+    let templates = pod_templates(sets);
+    let steps = move || {
         sets.iter()
             .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
     };
@@ -162,34 +223,118 @@ fn read_selected_fully(
         }
     }
     // A pod-targeting step reports a resource without a pod template from its head alone.
-    let needs_body = |step: &Step, m: &Manifest| {
-        selects(step, m)
-            && (pod::template_path(m.kind(), m.group(), templates).is_some() || !needs_pod(step))
-    };
-    for m in manifests.iter_mut() {
-        if everything || kinds.contains(&m.kind()) || steps().any(|(_, step)| needs_body(step, m)) {
-            m.read_fully()?;
+    move |m: &Manifest| {
+        everything
+            || kinds.contains(&m.kind())
+            || steps().any(|(_, step)| {
+                selects(step, m)
+                    && (pod::template_path(m.kind(), m.group(), &templates).is_some()
+                        || !needs_pod(step))
+            })
+    }
+}
+
+/// A custom resource's pod template, declared in any patch set, is known to every step of the
+/// run: a built-in profile hardens an Argo Rollout a team's file declares.
+fn pod_templates(sets: &[PatchSet]) -> Vec<PodTemplatePath> {
+    sets.iter()
+        .flat_map(|set| set.pod_templates.iter().cloned())
+        .collect()
+}
+
+/// The stream reader builds only what selectors look at, unless told otherwise. Documents
+/// [`wants_whole`] still leaves with only their head are read in full here, and so are those
+/// a cross-resource action reads (see `StreamReads`); the others are never changed, so what
+/// was read of them holds for every step.
+fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<()> {
+    let wanted = wants_whole(sets);
+    let sizes: Vec<usize> = (manifests.iter())
+        .map(|m| match !m.complete && wanted(m) {
+            true => m.raw.len().max(1),
+            false => 0,
+        })
+        .collect();
+    let stream: &[Manifest] = manifests;
+    let read = parallel::map(&sizes, |i| {
+        (sizes[i] > 0).then(|| yaml::read_document(&stream[i].raw))
+    });
+    for (m, read) in manifests.iter_mut().zip(read) {
+        if let Some(read) = read {
+            m.complete_with(read)?;
         }
     }
     Ok(())
 }
 
-/// The resource of the stream (or generated earlier in this step) with the same group,
-/// kind, namespace and name as `doc`: two documents for one object would make Helm and
-/// `kubectl apply` keep only one of them, whichever comes last.
-fn duplicate_of(doc: &Manifest, manifests: &[Manifest], generated: &[Manifest]) -> Option<String> {
-    let same = |m: &Manifest| {
-        m.is_resource()
-            && m.kind() == doc.kind()
-            && m.group() == doc.group()
-            && m.namespace() == doc.namespace()
-            && m.name() == doc.name()
-    };
-    manifests
-        .iter()
-        .chain(generated)
-        .find(|m| same(m))
-        .map(|m| format!("{} in {}", m.id(), m.place()))
+/// How much work (bytes of documents) a block of documents changed ahead holds.
+const AHEAD_BYTES: usize = 4 << 20;
+
+/// The end of the block of documents that starts at `start`.
+fn block_after(sizes: &[usize], start: usize) -> usize {
+    let mut bytes = 0;
+    let mut end = start;
+    while end < sizes.len() && (end == start || bytes < AHEAD_BYTES) {
+        bytes += sizes[end];
+        end += 1;
+    }
+    end
+}
+
+/// Inserts each generated document right after its owner (in the order generated), in one
+/// pass: inserting them one by one would move the rest of the stream every time.
+fn insert_after_owners(
+    manifests: &mut Vec<Manifest>,
+    owners: Vec<usize>,
+    generated: Vec<Manifest>,
+) {
+    let mut generated = owners.into_iter().zip(generated).peekable();
+    let old = std::mem::take(manifests);
+    manifests.reserve(old.len() + generated.len());
+    for (i, m) in old.into_iter().enumerate() {
+        manifests.push(m);
+        while let Some((_, doc)) = generated.next_if(|(owner, _)| *owner == i) {
+            manifests.push(doc);
+        }
+    }
+    manifests.extend(generated.map(|(_, doc)| doc));
+}
+
+/// The resources of the stream (and those generated so far in this step) by group, kind,
+/// namespace and name: two documents for one object would make Helm and `kubectl apply` keep
+/// only one of them, whichever comes last. The first of each id is the one kept.
+struct Ids(HashMap<(String, String, String, String), String>);
+
+impl Ids {
+    fn of<'m>(manifests: impl Iterator<Item = &'m Manifest>) -> Ids {
+        let mut ids = Ids(HashMap::new());
+        for m in manifests {
+            ids.add(m);
+        }
+        ids
+    }
+
+    fn key(m: &Manifest) -> (String, String, String, String) {
+        let part = |s: &str| s.to_string();
+        (
+            part(m.group()),
+            part(m.kind()),
+            part(m.namespace()),
+            part(m.name()),
+        )
+    }
+
+    fn add(&mut self, m: &Manifest) {
+        if m.is_resource() {
+            self.0
+                .entry(Ids::key(m))
+                .or_insert_with(|| format!("{} in {}", m.id(), m.place()));
+        }
+    }
+
+    /// Where the resource with `doc`'s id already is, if it is.
+    fn duplicate_of(&self, doc: &Manifest) -> Option<String> {
+        self.0.get(&Ids::key(doc)).cloned()
+    }
 }
 
 /// A generated document, filed with its owner: the owner's `# Source:` header (Helm 3 and
@@ -248,15 +393,21 @@ impl Notes {
     }
 }
 
-fn apply_step(
-    set: &PatchSet,
-    step: &Step,
-    m: &Manifest,
-    stream: &[Manifest],
-    generated: &[Manifest],
-    templates: &[PodTemplatePath],
-    images: &KnownUsers,
-) -> Result<Applied> {
+/// What a step's action may look at besides the resource it changes.
+#[derive(Clone, Copy)]
+struct Around<'a> {
+    /// The stream as the step has it so far (see `Context::stream`).
+    stream: &'a [Manifest],
+    /// What the step generated so far (see `Context::generated`).
+    generated: &'a [Manifest],
+    generated_selectors: &'a SelectorIndex,
+    templates: &'a [PodTemplatePath],
+    images: &'a KnownUsers,
+    index: &'a StreamIndex,
+}
+
+fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Result<Applied> {
+    let templates = around.templates;
     let Some(before) = &m.value else {
         let reason = "empty document".into();
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
@@ -272,8 +423,7 @@ fn apply_step(
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     }
     let mut working = before.clone();
-    let notes = match apply_to_targets(step, m, stream, generated, templates, images, &mut working)
-    {
+    let notes = match apply_to_targets(step, m, around, &mut working) {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -337,13 +487,11 @@ fn apply_step(
 fn apply_to_targets(
     step: &Step,
     m: &Manifest,
-    stream: &[Manifest],
-    generated: &[Manifest],
-    templates: &[PodTemplatePath],
-    images: &KnownUsers,
+    around: Around,
     resource: &mut Value,
 ) -> Result<Notes> {
     let (kind, group) = (m.kind(), m.group());
+    let templates = around.templates;
     let ctx = Context {
         mode: step.mode,
         kind,
@@ -351,9 +499,11 @@ fn apply_to_targets(
         pod_templates: templates,
         container_names: step.container_names.as_ref(),
         resource: m,
-        stream,
-        generated,
-        images,
+        stream: around.stream,
+        generated: around.generated,
+        images: around.images,
+        index: around.index,
+        generated_selectors: around.generated_selectors,
     };
     let mut notes = Notes::default();
     let mut note = |outcome: Outcome| notes.add(outcome);

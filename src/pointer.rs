@@ -7,6 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
 
+/// How many segments a pointer may have: as deep as the YAML reader lets a document nest.
+pub const MAX_SEGMENTS: usize = crate::yaml::MAX_DEPTH;
+
 #[derive(Clone, PartialEq)]
 pub struct ExtPointer {
     text: String,
@@ -31,6 +34,14 @@ impl ExtPointer {
         let Some(rest) = text.strip_prefix('/') else {
             return Err(format!("JSON pointer `{text}` must start with `/`"));
         };
+        // No document we read nests deeper, and walking a longer pointer would only cost
+        // stack (fifty thousand segments overflowed it).
+        let depth = rest.split('/').count();
+        if depth > MAX_SEGMENTS {
+            return Err(format!(
+                "JSON pointer of {depth} segments: documents nest at most {MAX_SEGMENTS} levels deep"
+            ));
+        }
         let segments = rest
             .split('/')
             .map(|raw| parse_segment(raw).map_err(|e| format!("JSON pointer `{text}`: {e}")))
@@ -229,5 +240,10 @@ mod tests {
         assert!(ExtPointer::parse("/spec/~2").is_err());
         assert!(ExtPointer::parse("/spec/[name]").is_err());
         assert!(ExtPointer::parse("/spec/[name=x").is_err());
+        assert_eq!(
+            ExtPointer::parse(&"/a".repeat(50_000)).err().unwrap(),
+            "JSON pointer of 50000 segments: documents nest at most 1000 levels deep"
+        );
+        assert!(ExtPointer::parse(&"/a".repeat(MAX_SEGMENTS)).is_ok());
     }
 }

@@ -2,17 +2,14 @@
 //! the result back: untouched documents byte for byte, changed ones re-emitted.
 
 use crate::manifest::{self, Manifest, Raw};
+use crate::parallel;
 use crate::yaml;
 use anyhow::{Result, anyhow, bail};
 use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BOM: &str = "\u{feff}";
-/// Below this many bytes one thread reads the stream: starting threads would cost more than
-/// it saves (Helm and Argo CD start us on every render).
-const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 /// The documents of a stream, and whether it began with a UTF-8 byte order mark.
 #[derive(Debug)]
@@ -36,6 +33,15 @@ pub fn read(input: &[u8]) -> Result<Stream> {
 /// not built. [`crate::pipeline::run`] reads in full what its steps select. Documents keep
 /// their text as slices of the input rather than copies.
 pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
+    read_for(input, &|_| false)
+}
+
+/// [`read_lazily`], but the documents `wants_whole` says yes to (from their head) are read
+/// whole, in the same pass: one parse each (see [`yaml::read_document_head_unless`]).
+pub fn read_for(
+    input: Vec<u8>,
+    wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
+) -> Result<Stream> {
     let text = String::from_utf8(input).map_err(|e| {
         let valid_up_to = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..valid_up_to]
@@ -54,8 +60,8 @@ pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
         false => (false, 0),
     };
     let chunks = split(&text[offset..])?;
-    let mut parsed = read_heads(&chunks).into_iter();
-    let mut manifests = Vec::new();
+    let mut parsed = read_heads(&text, offset, &chunks, wants_whole).into_iter();
+    let mut manifests = Vec::with_capacity(chunks.len());
     for (index, chunk) in chunks.into_iter().enumerate() {
         let mut m = Manifest {
             index: index + 1,
@@ -84,44 +90,25 @@ pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
     Ok(Stream { bom, manifests })
 }
 
-/// Reads the head of every document, on as many threads as there are cores when the stream is
-/// large; results in stream order.
-fn read_heads(chunks: &[Chunk]) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
-    let bytes: usize = chunks.iter().map(|c| c.body.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || chunks.len() < 2 || bytes < PARALLEL_MIN_BYTES {
-        return chunks
-            .iter()
-            .map(|c| yaml::read_document_head(c.body))
-            .collect();
-    }
-    // Largest documents first, each thread taking the next unread one: a huge CRD near the
-    // end of the stream would otherwise start last and finish long after everything else.
-    let mut order: Vec<usize> = (0..chunks.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(chunks[i].body.len()));
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<_> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(chunks.len()))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        done.push((i, yaml::read_document_head(chunks[i].body)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    results.sort_unstable_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+/// Reads the head of every document, on every core when the stream is large; results in
+/// stream order.
+fn read_heads(
+    text: &Arc<String>,
+    offset: usize,
+    chunks: &[Chunk],
+    wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
+) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
+    let sizes: Vec<usize> = chunks.iter().map(|c| c.body.len()).collect();
+    parallel::map(&sizes, |i| {
+        let chunk = &chunks[i];
+        let wants_all = |head: &[(String, serde_json::Value)]| {
+            let mut m = Manifest::from_value(i + 1, head.iter().cloned().collect());
+            let start = offset + chunk.start;
+            m.raw = Raw::slice(text, start..start + chunk.body.len());
+            wants_whole(&m)
+        };
+        yaml::read_document_head_unless(chunk.body, &wants_all)
+    })
 }
 
 struct Chunk<'a> {
@@ -216,11 +203,24 @@ impl Rendered<'_> {
 
 /// Emits every changed and generated document and lays out the output (see [`write()`]).
 pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
+    // Every document that needs emitting, emitted on every core; laid out in order below.
+    let sizes: Vec<usize> = (stream.manifests.iter())
+        .map(|m| match m.generated || m.is_changed() {
+            true => m.raw.len().max(1),
+            false => 0,
+        })
+        .collect();
+    let mut emitted = parallel::map(&sizes, |i| match sizes[i] {
+        0 => None,
+        _ => Some(emit_document(&stream.manifests[i])),
+    })
+    .into_iter();
     let mut pieces: Vec<Cow<str>> = Vec::new();
     if stream.bom {
         pieces.push(BOM.into());
     }
     for m in &stream.manifests {
+        let emitted = emitted.next().flatten().transpose()?;
         if m.generated {
             let ends_a_line = pieces
                 .iter()
@@ -232,27 +232,18 @@ pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
             }
             pieces.push("---\n".into());
             pieces.push(Cow::Borrowed(&m.raw));
-            if let Some(value) = &m.value {
-                pieces.push(yaml::emit(value)?.into());
-            }
+            pieces.extend(emitted.flatten().map(Cow::Owned));
             continue;
         }
         pieces.push(Cow::Borrowed(&m.separator));
-        if !m.is_changed() {
-            pieces.push(Cow::Borrowed(&m.raw));
-            continue;
-        }
-        if let Some(h) = m.hazards.first() {
-            bail!(
-                "cannot rewrite input {}, line {}, column {}: it holds {}; pulse-harden will not guess what Kubernetes reads there. Exclude the resource from the step, or change the chart",
-                m.place(),
-                m.line + h.line.saturating_sub(1),
-                h.column,
-                h.what
-            );
-        }
-        let Some(value) = &m.value else { continue };
-        let emitted = yaml::emit(value).map_err(|e| anyhow!("input {}: {e}", m.place()))?;
+        let emitted = match emitted {
+            None => {
+                pieces.push(Cow::Borrowed(&m.raw));
+                continue;
+            }
+            Some(None) => continue,
+            Some(Some(text)) => text,
+        };
         pieces.push(manifest::header(&m.raw).into());
         if m.raw.contains("\r\n") {
             pieces.push(emitted.replace('\n', "\r\n").into());
@@ -261,6 +252,26 @@ pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
         }
     }
     Ok(Rendered { pieces })
+}
+
+/// The text of a changed or generated document (`None`: an empty one); an error names it.
+fn emit_document(m: &Manifest) -> Result<Option<String>> {
+    if let Some(h) = m.hazards.first().filter(|_| !m.generated) {
+        bail!(
+            "cannot rewrite input {}, line {}, column {}: it holds {}; pulse-harden will not guess what Kubernetes reads there. Exclude the resource from the step, or change the chart",
+            m.place(),
+            m.line + h.line.saturating_sub(1),
+            h.column,
+            h.what
+        );
+    }
+    let Some(value) = &m.value else {
+        return Ok(None);
+    };
+    match m.generated {
+        true => yaml::emit(value).map(Some),
+        false => (yaml::emit(value).map(Some)).map_err(|e| anyhow!("input {}: {e}", m.place())),
+    }
 }
 
 #[cfg(test)]
@@ -331,7 +342,7 @@ mod tests {
             )
         };
         let mut text: String = (0..300).map(doc).collect();
-        assert!(text.len() > PARALLEL_MIN_BYTES);
+        assert!(text.len() > parallel::MIN_BYTES);
         let stream = read(text.as_bytes()).unwrap();
         let names: Vec<_> = stream
             .manifests

@@ -240,7 +240,12 @@ Example:
                 "it has no spec.selector to select its pods by".into(),
             ));
         };
-        let (replicas, why) = match replica_floor(target, workload, ctx.stream) {
+        let autoscalers = ctx
+            .index
+            .of_kind(ctx.stream, "HorizontalPodAutoscaler", workload.namespace())
+            .iter()
+            .map(|&i| &ctx.stream[i]);
+        let (replicas, why) = match replica_floor(target, workload, autoscalers) {
             Ok(found) => found,
             Err(reason) => return Ok(Outcome::NotApplicable(reason)),
         };
@@ -261,13 +266,10 @@ Example:
         let namespace = workload.namespace();
         let name = format!("{}{}", workload.name(), self.name_suffix);
         // The chart's budgets and those this run generated (by earlier steps, or by this
-        // step for earlier workloads) alike: a pod under two budgets cannot be evicted.
-        let budgets: Vec<&Manifest> = ctx
-            .stream
-            .iter()
-            .chain(ctx.generated)
-            .filter(|m| is_budget(m) && m.namespace() == namespace)
-            .collect();
+        // step for earlier workloads) alike: a pod under two budgets cannot be evicted. Only
+        // those that could select the pods or have the name are looked at, not every budget
+        // of the namespace for every workload.
+        let budgets = budgets_of(ctx, namespace, labels, Some(&name));
         for budget in &budgets {
             if selector_matches(budget_selector(budget), labels) {
                 return Ok(Outcome::NotApplicable(format!(
@@ -282,7 +284,7 @@ Example:
                 )));
             }
         }
-        if let Some((other, budget)) = overlap(selector, workload, ctx, &budgets) {
+        if let Some((other, budget)) = overlap(selector, workload, ctx) {
             return Ok(Outcome::Conflict(format!(
                 "a PodDisruptionBudget for {} would also select the pods of {}, which {} already covers; the eviction API refuses to evict a pod under two budgets, so none is generated (give the workloads selectors that do not overlap, or a budget of your own)",
                 workload.id(),
@@ -329,10 +331,24 @@ fn overlap<'s>(
     selector: &Value,
     workload: &Manifest,
     ctx: &Context<'s>,
-    budgets: &[&'s Manifest],
 ) -> Option<(&'s Manifest, &'s Manifest)> {
-    ctx.stream
-        .iter()
+    // Only a workload whose pod labels hold the selector's first `matchLabels` entry can be
+    // selected: those are looked up, not the whole namespace scanned for every workload.
+    let first_label = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .and_then(|wanted| wanted.iter().next())
+        .and_then(|(k, v)| Some((k.as_str(), v.as_str()?)));
+    let candidates: Box<dyn Iterator<Item = &'s Manifest>> = match first_label {
+        Some(label) => Box::new(
+            ctx.index
+                .with_template_label(ctx.stream, ctx.pod_templates, workload.namespace(), label)
+                .iter()
+                .map(|&i| &ctx.stream[i]),
+        ),
+        None => Box::new(ctx.stream.iter()),
+    };
+    candidates
         .filter(|m| {
             m.is_resource()
                 && !m.is_hook()
@@ -345,11 +361,29 @@ fn overlap<'s>(
             if !selector_matches(selector, Some(labels)) {
                 return None;
             }
-            let budget = budgets
-                .iter()
+            let budget = budgets_of(ctx, workload.namespace(), Some(labels), None)
+                .into_iter()
                 .find(|b| selector_matches(budget_selector(b), Some(labels)))?;
-            Some((other, *budget))
+            Some((other, budget))
         })
+}
+
+/// The budgets of `namespace`, the stream's then those generated in this run, in order, that
+/// could select pods with `labels` or are named `name` (every other budget neither does).
+fn budgets_of<'s>(
+    ctx: &Context<'s>,
+    namespace: &str,
+    labels: Option<&Map<String, Value>>,
+    name: Option<&str>,
+) -> Vec<&'s Manifest> {
+    let in_stream = ctx.index.budgets(ctx.stream);
+    let stream = in_stream.candidates(ctx.stream.len(), namespace, labels, name);
+    let generated =
+        (ctx.generated_selectors).candidates(ctx.generated.len(), namespace, labels, name);
+    (stream.into_iter().map(|i| &ctx.stream[i]))
+        .chain(generated.into_iter().map(|i| &ctx.generated[i]))
+        .filter(|m| is_budget(m) && m.namespace() == namespace)
+        .collect()
 }
 
 fn budget_selector(budget: &Manifest) -> &Value {
@@ -374,12 +408,12 @@ fn is_budget(m: &Manifest) -> bool {
 }
 
 /// The fewest replicas the workload may run, and where that number comes from.
-fn replica_floor(
+fn replica_floor<'m>(
     target: &Value,
     workload: &Manifest,
-    stream: &[Manifest],
+    mut autoscalers: impl Iterator<Item = &'m Manifest>,
 ) -> Result<(u64, String), String> {
-    let autoscaler = stream.iter().find(|m| {
+    let autoscaler = autoscalers.find(|m| {
         m.is_resource()
             && m.kind() == "HorizontalPodAutoscaler"
             && m.group() == "autoscaling"

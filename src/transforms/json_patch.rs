@@ -13,6 +13,7 @@ use json_patch::{AddOperation, CopyOperation, PatchErrorKind, PatchOperation, Re
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
@@ -21,6 +22,9 @@ pub struct JsonPatch {
     /// kustomize's JSON 6902 (evanphx/json-patch v4): `replace` of a missing map key adds it.
     #[serde(skip)]
     replace_adds: bool,
+    /// Nodes this step's `copy` operations have added so far, over every resource.
+    #[serde(skip)]
+    copied: AtomicUsize,
 }
 
 impl JsonPatch {
@@ -146,7 +150,7 @@ Example:
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         for (i, op) in self.ops.iter().enumerate() {
-            apply_operation(op, target, ctx, self.replace_adds)
+            apply_operation(op, target, ctx, self.replace_adds, &self.copied)
                 .with_context(|| format!("operation {} (`{}` {})", i + 1, op.op, op.path))?;
         }
         Ok(Outcome::Applied)
@@ -158,6 +162,7 @@ fn apply_operation(
     doc: &mut Value,
     ctx: &Context,
     replace_adds: bool,
+    copied_so_far: &AtomicUsize,
 ) -> Result<()> {
     let from = match &op.from {
         Some(from) => {
@@ -232,6 +237,14 @@ fn apply_operation(
                 if count_nodes(doc).saturating_add(copied) > MAX_NODES {
                     bail!("copying {from} would grow the document beyond {MAX_NODES} nodes");
                 }
+                // And a step's copies over the whole stream, so that many small resources
+                // cannot add up to what one large one may not.
+                let total = copied_so_far.fetch_add(copied, Ordering::Relaxed) + copied;
+                if total > MAX_COPIED_PER_STEP {
+                    bail!(
+                        "the step's copies would add more than {MAX_COPIED_PER_STEP} nodes to the stream"
+                    );
+                }
                 patch(doc, PatchOperation::Copy(CopyOperation { from, path }))?
             }
             Op::Test => {
@@ -284,6 +297,10 @@ fn same_json(a: &Value, b: &Value) -> bool {
 /// How large `copy` may grow a document: ten times the largest object etcd stores (1.5 MB
 /// of JSON is at most ~100,000 nodes), and a bound on the memory a patch file can demand.
 const MAX_NODES: usize = 1_000_000;
+
+/// How many nodes one step's `copy` operations may add over the whole stream: the size of the
+/// largest object etcd stores, and a bound on the time and memory one patch file can demand.
+const MAX_COPIED_PER_STEP: usize = 100_000;
 
 /// How many nodes `value` holds, counting stopped just past `MAX_NODES`; without recursion,
 /// as copies can nest deeper than the stack allows.
@@ -531,7 +548,8 @@ mod tests {
             .collect();
         let e = run(Value::Array(ops), &mut doc, Mode::Overwrite).unwrap_err();
         assert!(
-            format!("{e:#}").contains("would grow the document beyond 1000000 nodes"),
+            format!("{e:#}")
+                .contains("the step's copies would add more than 100000 nodes to the stream"),
             "{e:#}"
         );
     }

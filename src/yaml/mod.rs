@@ -9,7 +9,10 @@ mod read;
 mod resolve;
 
 pub use emit::emit;
-pub use read::{Hazard, Parsed, ReadError, read_document, read_document_head};
+pub use read::{
+    Hazard, MAX_DEPTH, Parsed, ReadError, WantsAll, read_document, read_document_head,
+    read_document_head_unless,
+};
 
 /// Reads a patch file (or any of our own configuration) into typed structs, with
 /// `file:line:column` errors. Numbers and booleans are read as Kubernetes would read them.

@@ -110,18 +110,6 @@ enum Shape {
     Map,
 }
 
-impl Shape {
-    fn of(value: &Value) -> Shape {
-        match value {
-            Value::Object(_) => Shape::Map,
-            Value::Array(items) => Shape::Seq {
-                all_maps: items.iter().all(Value::is_object),
-            },
-            _ => Shape::Scalar,
-        }
-    }
-}
-
 /// Why a read stopped: a real error, or a head read that needs a full read (a top-level
 /// `<<`, or a built part aliasing a skipped one).
 enum Stop {
@@ -144,9 +132,14 @@ struct Node {
     is_merge_key: bool,
 }
 
-struct Reader {
+struct Reader<'a> {
     stack: Vec<Frame>,
+    /// Every anchor by id: its value (for a collection, a placeholder for its slot) and size.
     anchors: HashMap<usize, (Value, usize)>,
+    /// The anchored collections, each stored once where it was defined: copying them there
+    /// would cost size × depth for anchors nested in anchors. The tree holds a placeholder
+    /// that takes the collection back at the end; an alias gets a copy.
+    slots: Vec<Value>,
     /// Anchors inside skipped parts: their shape and size, no value.
     skipped_anchors: HashMap<usize, (Shape, usize)>,
     nodes: usize,
@@ -156,11 +149,18 @@ struct Reader {
     root: Option<Value>,
     head_only: bool,
     skipped_any: bool,
+    /// For a head read: asked once, at the first top-level key outside the head, whether to
+    /// read the whole document after all.
+    wants_all: Option<&'a WantsAll<'a>>,
 }
+
+/// Whether a document whose head (the top-level entries read so far) is this should be read
+/// whole.
+pub type WantsAll<'a> = dyn Fn(&[(String, Value)]) -> bool + Sync + 'a;
 
 /// Reads a whole document.
 pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
-    match read(text, false) {
+    match read(text, false, None) {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
         Err(Stop::NeedFull) => unreachable!("a full read never asks for a full read"),
@@ -172,31 +172,32 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
 /// the cost. The value is complete when the document is not a mapping or when the head
 /// could not be read on its own.
 pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
-    match read(text, true) {
+    read_document_head_unless(text, &|_| false)
+}
+
+/// [`read_document_head`], but a document `wants_all` says yes to, from its head, is read whole
+/// in the same pass: one parse, where reading it whole later would take a second. It is asked
+/// at the first top-level key outside the head (`spec` after `metadata`, usually); the head
+/// it sees may lack what comes later, so a caller still checks `complete`.
+pub fn read_document_head_unless(
+    text: &str,
+    wants_all: &WantsAll<'_>,
+) -> Result<Parsed, ReadError> {
+    match read(text, true, Some(wants_all)) {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
         Err(Stop::NeedFull) => read_document(text),
     }
 }
 
-fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
-    let mut reader = Reader {
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        skipped_anchors: HashMap::new(),
-        nodes: 0,
-        alias_nodes: 0,
-        hazards: Vec::new(),
-        root: None,
-        head_only,
-        skipped_any: false,
-    };
+fn read<'a>(
+    text: &str,
+    head_only: bool,
+    wants_all: Option<&'a WantsAll<'a>>,
+) -> Result<Parsed, Stop> {
+    let mut reader = Reader::new(head_only, wants_all);
     let mut documents = 0;
-    let mut options = Options::default();
-    options.emit_anchor_events = true;
-    // Comments are still checked as syntax; we have no use for their text.
-    options.emit_comments = false;
-    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut parser = parser(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ReadError {
             line: e.marker().line(),
@@ -229,7 +230,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
             Event::Alias(id) if reader.skipping() => {
                 let (shape, size) = match (reader.anchors.get(&id), reader.skipped_anchors.get(&id))
                 {
-                    (Some((value, size)), _) => (Shape::of(value), *size),
+                    (Some((value, size)), _) => (reader.shape_of(value), *size),
                     (None, Some(&(shape, size))) => (shape, size),
                     (None, None) => {
                         return Err(err(pos, "alias to an anchor that is not complete yet").into());
@@ -276,7 +277,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                 // counts the alias node itself too.
                 reader.count(size + 1, pos)?;
                 reader.count_alias(size, pos)?;
-                let value = reader.anchors[&id].0.clone();
+                let value = reader.resolved_copy(&reader.anchors[&id].0);
                 reader.finish(Node {
                     value,
                     pos,
@@ -345,10 +346,15 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                     }
                     None => return Err(err(pos, "unbalanced collection end").into()),
                 };
-                if anchor != 0 {
-                    let size = reader.nodes - first_node + 1;
-                    reader.anchors.insert(anchor, (value.clone(), size));
-                }
+                let value = match anchor {
+                    0 => value,
+                    _ => {
+                        let size = reader.nodes - first_node + 1;
+                        let placeholder = reader.store_anchored(value);
+                        reader.anchors.insert(anchor, (placeholder.clone(), size));
+                        placeholder
+                    }
+                };
                 reader.finish(Node {
                     value,
                     pos,
@@ -368,7 +374,11 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
             _ => {}
         }
     }
-    let value = match reader.root {
+    let mut root = reader.root.take();
+    if let Some(root) = &mut root {
+        reader.take_anchored_back(root);
+    }
+    let value = match root {
         Some(Value::Null) | None => None,
         some => some,
     };
@@ -377,6 +387,160 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
         hazards: reader.hazards,
         complete: !reader.skipped_any,
     })
+}
+
+/// What a placeholder for an anchored collection starts with: a NUL and a number drawn once
+/// per process, so no scalar of the input can pass for one.
+fn placeholder_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        format!("\u{0}pulse-harden anchor {random:016x} ")
+    })
+}
+
+/// The slot (of `slots` slots) a placeholder stands for.
+fn slot_of(value: &Value, slots: usize) -> Option<usize> {
+    match value {
+        Value::String(s) if slots > 0 => s
+            .strip_prefix(placeholder_prefix())?
+            .parse()
+            .ok()
+            .filter(|&i| i < slots),
+        _ => None,
+    }
+}
+
+/// Replaces every placeholder in `root`, at any depth (and in what replaces it), with
+/// `fill(slot)`. Without recursion: values nest as deep as the reader allows.
+fn fill_placeholders(root: &mut Value, slots: usize, mut fill: impl FnMut(usize) -> Value) {
+    let mut pending = vec![root];
+    while let Some(v) = pending.pop() {
+        if let Some(i) = slot_of(v, slots) {
+            *v = fill(i);
+        }
+        match v {
+            Value::Array(items) => pending.extend(items.iter_mut()),
+            Value::Object(map) => pending.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+}
+
+/// The event parser, as every read here uses it.
+fn parser(text: &str) -> Parser<'_, serde_saphyr::granit_parser::StrInput<'_>> {
+    let mut options = Options::default();
+    options.emit_anchor_events = true;
+    // Comments are still checked as syntax; we have no use for their text.
+    options.emit_comments = false;
+    Parser::new_from_str_with_options(text, options)
+}
+
+/// Whether `text`, one document we emitted, reads as exactly `expected`: `true` only when a
+/// full read would give `expected` without hazards. It walks the events against `expected`
+/// instead of building a value (the read-back of every changed document, at a fraction of the
+/// cost); keys must come in `expected`'s order, and anything unusual (an anchor, an alias, a
+/// merge key, a second document) answers `false`, after which the caller reads in full.
+/// Scalars and keys are resolved by the reader's own rules.
+pub fn reads_as(text: &str, expected: &Value) -> bool {
+    enum Cursor<'v> {
+        Seq(std::slice::Iter<'v, Value>),
+        Map {
+            entries: serde_json::map::Iter<'v>,
+            value: Option<&'v Value>,
+        },
+    }
+    let mut reader = Reader::new(false, None);
+    let mut stack: Vec<Cursor> = Vec::new();
+    let (mut root, mut documents) = (Some(expected), 0);
+    let mut parser = parser(text);
+    while let Some(next) = parser.next_event() {
+        let Ok((event, span)) = next else {
+            return false;
+        };
+        let pos = Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        };
+        let (is_node, anchor) = match &event {
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(_, anchor, _)
+            | Event::MappingStart(_, anchor, _) => (true, *anchor),
+            Event::Alias(_) | Event::Anchor(..) | Event::UnresolvedAlias(_) => return false,
+            _ => (false, 0),
+        };
+        if anchor != 0 {
+            return false;
+        }
+        if let Event::DocumentStart(..) = event {
+            documents += 1;
+            if documents > 1 {
+                return false;
+            }
+        }
+        // The value this node must be, or (for a key) the entry it must name.
+        let mut want_key = None;
+        let want = if !is_node {
+            None
+        } else {
+            match stack.last_mut() {
+                None => root.take(),
+                Some(Cursor::Seq(items)) => items.next(),
+                Some(Cursor::Map { entries, value }) => match value.take() {
+                    Some(v) => Some(v),
+                    None => match entries.next() {
+                        Some((key, v)) => {
+                            *value = Some(v);
+                            want_key = Some(key);
+                            None
+                        }
+                        None => return false,
+                    },
+                },
+            }
+        };
+        match event {
+            Event::Scalar(text, style, _, tag) => {
+                let Ok(node) = reader.scalar(&text, style, tag.as_deref(), pos) else {
+                    return false;
+                };
+                let matches = match want_key {
+                    Some(key) => !node.is_merge_key && reader.key_name(node) == *key,
+                    None => want == Some(&node.value),
+                };
+                if !matches {
+                    return false;
+                }
+            }
+            Event::SequenceStart(..) => match want {
+                Some(Value::Array(items)) => stack.push(Cursor::Seq(items.iter())),
+                _ => return false,
+            },
+            Event::MappingStart(..) => match want {
+                Some(Value::Object(map)) => stack.push(Cursor::Map {
+                    entries: map.iter(),
+                    value: None,
+                }),
+                _ => return false,
+            },
+            Event::SequenceEnd => match stack.pop() {
+                Some(Cursor::Seq(rest)) if rest.len() == 0 => {}
+                _ => return false,
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Cursor::Map {
+                    entries,
+                    value: None,
+                }) if entries.len() == 0 => {}
+                _ => return false,
+            },
+            _ => {}
+        }
+    }
+    root.is_none() && stack.is_empty() && reader.hazards.is_empty() && !expected.is_null()
 }
 
 /// goyaml v2 scans anchor and alias names as `[0-9A-Za-z_-]+`; YAML 1.2 parsers take more.
@@ -393,7 +557,23 @@ fn err(pos: Pos, message: &str) -> ReadError {
     }
 }
 
-impl Reader {
+impl<'a> Reader<'a> {
+    fn new(head_only: bool, wants_all: Option<&'a WantsAll<'a>>) -> Reader<'a> {
+        Reader {
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            slots: Vec::new(),
+            skipped_anchors: HashMap::new(),
+            nodes: 0,
+            alias_nodes: 0,
+            hazards: Vec::new(),
+            root: None,
+            head_only,
+            skipped_any: false,
+            wants_all,
+        }
+    }
+
     /// Is the next node inside a part a head read leaves out?
     fn skipping(&self) -> bool {
         matches!(
@@ -593,9 +773,104 @@ impl Reader {
         Ok(value)
     }
 
+    /// Stores an anchored collection in its slot; the placeholder goes where it was defined.
+    fn store_anchored(&mut self, value: Value) -> Value {
+        self.slots.push(value);
+        Value::String(format!("{}{}", placeholder_prefix(), self.slots.len() - 1))
+    }
+
+    /// The slot a placeholder stands for.
+    fn slot_of(&self, value: &Value) -> Option<usize> {
+        slot_of(value, self.slots.len())
+    }
+
+    /// What a node is, looking through a placeholder.
+    fn shape_of(&self, value: &Value) -> Shape {
+        let real = |v: &'_ Value| -> bool {
+            matches!(
+                self.slot_of(v).map_or(v, |i| &self.slots[i]),
+                Value::Object(_)
+            )
+        };
+        match self.slot_of(value).map_or(value, |i| &self.slots[i]) {
+            Value::Object(_) => Shape::Map,
+            Value::Array(items) => Shape::Seq {
+                all_maps: items.iter().all(real),
+            },
+            _ => Shape::Scalar,
+        }
+    }
+
+    /// A whole copy of `value` with every placeholder in it replaced by a copy of its
+    /// collection: what an alias stands for (its cost is what `count` counted for it).
+    fn resolved_copy(&self, value: &Value) -> Value {
+        let mut copy = self
+            .slot_of(value)
+            .map_or(value, |i| &self.slots[i])
+            .clone();
+        let len = self.slots.len();
+        fill_placeholders(&mut copy, len, |i| self.slots[i].clone());
+        copy
+    }
+
+    /// Puts every anchored collection back where it was defined. Each placeholder is in the
+    /// tree once (aliases, merges and keys got copies), so each collection moves, uncopied.
+    fn take_anchored_back(&mut self, root: &mut Value) {
+        let len = self.slots.len();
+        if len > 0 {
+            fill_placeholders(root, len, |i| std::mem::take(&mut self.slots[i]));
+        }
+    }
+
+    /// At the first top-level key a head read would leave out: whether to read the whole
+    /// document instead (see [`read_document_head_unless`]).
+    fn reads_all_after_all(&mut self) -> bool {
+        let Some(wants_all) = self.wants_all.take() else {
+            return false;
+        };
+        let wanted = match self.stack.first() {
+            Some(Frame::Map { entries, .. }) => wants_all(entries),
+            _ => false,
+        };
+        if wanted {
+            self.head_only = false;
+        }
+        wanted
+    }
+
     /// Hands a finished node to its parent: the next item of a sequence, or the key or value
     /// of a mapping entry.
-    fn finish(&mut self, node: Node) -> Result<(), Stop> {
+    fn finish(&mut self, mut node: Node) -> Result<(), Stop> {
+        // Items and values keep their placeholders for the end; a key needs its collections
+        // now, and a merge the maps it merges (what they hold can stay placeholders: each
+        // still appears once).
+        if !self.slots.is_empty() {
+            match self.stack.last() {
+                Some(Frame::Map { key: None, .. })
+                    if node.value.is_array()
+                        || node.value.is_object()
+                        || self.slot_of(&node.value).is_some() =>
+                {
+                    node.value = self.resolved_copy(&node.value);
+                }
+                Some(Frame::Map {
+                    key: Some(Key::Merge(_)),
+                    ..
+                }) => {
+                    if let Some(i) = self.slot_of(&node.value) {
+                        node.value = self.slots[i].clone();
+                    }
+                    if let Value::Array(items) = &mut node.value {
+                        for item in items {
+                            if let Some(i) = self.slot_of(item) {
+                                *item = self.slots[i].clone();
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
             let at_root = self.stack.len() == 1;
             let key = if node.is_merge_key {
@@ -605,7 +880,11 @@ impl Reader {
                 Key::Merge(node.pos)
             } else {
                 match self.key_name(node) {
-                    name if self.head_only && at_root && !HEAD_KEYS.contains(&name.as_str()) => {
+                    name if self.head_only
+                        && at_root
+                        && !HEAD_KEYS.contains(&name.as_str())
+                        && !self.reads_all_after_all() =>
+                    {
                         self.skipped_any = true;
                         Key::Skipped
                     }
@@ -773,6 +1052,37 @@ mod tests {
     }
 
     #[test]
+    fn anchored_collections_are_shared_until_aliased() {
+        let v = read(
+            "a: &x [&y {k: 1}, 2]\nb: *x\nc: *y\nd: {<<: [*y]}\ne: {<<: &z {m: [&w 1]}, nn: *w}\nf: *z\ng:\n  <<: [&m {p: 1}, {q: 2}]\nh: *m\n? &key [1]\n: v\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": [{"k": 1}, 2], "b": [{"k": 1}, 2], "c": {"k": 1}, "d": {"k": 1},
+                   "e": {"m": [1], "nn": 1}, "f": {"m": [1]}, "g": {"p": 1, "q": 2}, "h": {"p": 1},
+                   "[1]": "v"})
+        );
+        // Nested anchors nobody aliases cost their size, not size × depth.
+        let depth = 200;
+        let text = format!(
+            "x: {}{}{}\n",
+            (0..depth).map(|i| format!("&a{i} [")).collect::<String>(),
+            vec!["v"; 20_000].join(", "),
+            "]".repeat(depth)
+        );
+        let started = std::time::Instant::now();
+        let v = read(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let mut inner = &v["x"];
+        for _ in 1..depth {
+            inner = &inner[0];
+        }
+        assert_eq!(inner.as_array().map(Vec::len), Some(20_000));
+        // A duplicate key drops an anchored value; its alias still reads it.
+        assert_eq!(read("a: &x [1]\na: 2\nb: *x\n"), json!({"a": 2, "b": [1]}));
+    }
+
+    #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let text = "[".repeat(20_000) + &"]".repeat(20_000);
         let e = read_document(&text).unwrap_err();
@@ -854,6 +1164,55 @@ mod tests {
         let example = include_str!("../../examples/rendered.yaml");
         for document in example.split("\n---\n") {
             assert_head_read_agrees(document);
+        }
+    }
+
+    #[test]
+    fn a_head_read_can_read_the_whole_document_in_the_same_pass() {
+        let text =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {x: &a [1]}\nstatus: *a\n";
+        let pods = |head: &[(String, Value)]| {
+            head.iter()
+                .any(|(k, v)| k == "kind" && v.as_str() == Some("Pod"))
+        };
+        let whole = read_document_head_unless(text, &pods).unwrap();
+        assert!(whole.complete);
+        assert_eq!(whole.value, read_document(text).unwrap().value);
+        let head = read_document_head_unless(&text.replace("Pod", "Job"), &pods).unwrap();
+        assert!(!head.complete);
+        assert_eq!(head.value.unwrap().get("spec"), None);
+    }
+
+    #[test]
+    fn reads_as_agrees_with_a_full_read() {
+        let text = "a: yes\nb: \"yes\"\nc: 0644\n0644: k\nd: [1, {e: ~}]\nf: |\n  x\n";
+        let value = read(text);
+        assert!(reads_as(text, &value));
+        for other in [json!({"a": true}), json!(null), json!([1]), {
+            let mut v = value.clone();
+            v["d"][1]["e"] = json!("~");
+            v
+        }] {
+            assert!(!reads_as(text, &other), "{other}");
+        }
+        // Not sure without a full read: anchors, merges, a second document, hazards.
+        for text in [
+            "a: &x [1]\nb: *x\n",
+            "a: {<<: {b: 1}}\n",
+            "a: 1\n...\n---\nb: 2\n",
+            "a: 0xFFFFFFFFFFFFFFFFFF\n",
+        ] {
+            let full = read_document(text)
+                .ok()
+                .and_then(|p| p.value)
+                .unwrap_or(Value::Null);
+            assert!(!reads_as(text, &full), "{text:?}");
+        }
+        let example = include_str!("../../examples/rendered.yaml");
+        for document in example.split("\n---\n") {
+            if let Some(value) = read_document(document).unwrap().value {
+                assert!(reads_as(document, &value), "{document}");
+            }
         }
     }
 
