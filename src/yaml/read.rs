@@ -6,9 +6,11 @@
 //! its version, or cannot turn into JSON, is recorded as a [`Hazard`]: harmless while the
 //! document passes through untouched, a refusal when a step wants to re-emit it.
 
-use super::resolve::{Plain, resolve_plain};
+use super::lexical::{self, Flow, Prepared};
+use super::resolve::{Plain, decode_go_binary, go_float_key, is_go_timestamp, resolve_plain};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::granit_parser::{Event, Options, Parser, ScalarStyle, Tag};
+use serde_saphyr::granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle, Span, Tag};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -123,10 +125,12 @@ impl Shape {
 }
 
 /// Why a read stopped: a real error, or a head read that needs a full read (a top-level
-/// `<<`, or a built part aliasing a skipped one).
+/// `<<`, or a built part aliasing a skipped one), or a double-quoted scalar at this offset
+/// holds `\'` (which goyaml takes and the parser does not) and must be respelled first.
 enum Stop {
     Error(ReadError),
     NeedFull,
+    Respell(usize),
 }
 
 impl From<ReadError> for Stop {
@@ -139,8 +143,6 @@ impl From<ReadError> for Stop {
 struct Node {
     value: Value,
     pos: Pos,
-    /// The scalar text, for keys: `0644:` is the key "420" to Kubernetes.
-    plain_text: Option<String>,
     is_merge_key: bool,
 }
 
@@ -163,7 +165,9 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
     match read(text, false) {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
-        Err(Stop::NeedFull) => unreachable!("a full read never asks for a full read"),
+        Err(Stop::NeedFull | Stop::Respell(_)) => {
+            unreachable!("a full read never asks for a full read, respelling is done")
+        }
     }
 }
 
@@ -176,10 +180,32 @@ pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
         Err(Stop::NeedFull) => read_document(text),
+        Err(Stop::Respell(_)) => unreachable!("respelling is done"),
     }
 }
 
+/// Reads the text as goyaml sees it (see [`lexical`]), respelling `\'` escapes as the
+/// parser reaches them.
 fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
+    let mut prepared = Prepared::new(text);
+    loop {
+        match read_prepared(&prepared, head_only) {
+            Err(Stop::Respell(at)) => {
+                if !prepared.respell_quote_escapes(at) {
+                    return Err(Stop::Error(ReadError {
+                        line: 0,
+                        column: 0,
+                        message: "internal error: an escape could not be respelled".into(),
+                    }));
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
+    let text: &str = &prepared.text;
     let mut reader = Reader {
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -191,35 +217,49 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
         head_only,
         skipped_any: false,
     };
-    let mut documents = 0;
     let mut options = Options::default();
     options.emit_anchor_events = true;
     // Comments are still checked as syntax; we have no use for their text.
     options.emit_comments = false;
+    // goyaml reads a BOM inside a document as a character of the text.
+    options.bom_inside_document_as_content = true;
     let mut parser = Parser::new_from_str_with_options(text, options);
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| ReadError {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            message: e.info().to_string(),
+        let (event, span) = next.map_err(|e| {
+            if *e.kind() == ErrorKind::UnknownQuotedScalarEscape
+                && let Some(at) = e.marker().byte_offset()
+                && text.get(at..).is_some_and(|t| t.starts_with('"'))
+                && text[at..].contains("\\'")
+            {
+                return Stop::Respell(at);
+            }
+            Stop::Error(ReadError {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                message: e.info().to_string(),
+            })
         })?;
         let pos = Pos {
             line: span.start.line(),
             column: span.start.col() + 1,
         };
         match event {
-            Event::DocumentStart(..) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(err(
-                        pos,
-                        "a second YAML document without a `---` line before it (content after a `...` end marker?); Kubernetes would silently ignore it",
-                    )
-                    .into());
-                }
-            }
+            // goyaml decodes the first document of what the stream splitter hands it and never
+            // looks past its end: whatever follows a `...` is ignored, as Kubernetes ignores it.
+            Event::DocumentEnd => break,
             Event::Scalar(text, style, anchor, tag) if reader.skipping() => {
-                let is_merge_key = reader.check_scalar(&text, style, tag.as_deref(), pos)?;
+                let text = goyaml_scalar_text(prepared, text, style, &span, pos, &mut reader)?;
+                let is_merge_key = if reader.at_key() {
+                    // Checked as a full read checks it: some keys Kubernetes rejects.
+                    let node = reader.scalar(&text, style, tag.as_deref(), pos)?;
+                    let is_merge_key = node.is_merge_key;
+                    if !is_merge_key {
+                        reader.key_name(node)?;
+                    }
+                    is_merge_key
+                } else {
+                    reader.check_scalar(&text, style, tag.as_deref(), pos)?
+                };
                 reader.count(1, pos)?;
                 if anchor != 0 {
                     reader.skipped_anchors.insert(anchor, (Shape::Scalar, 1));
@@ -258,6 +298,7 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                 )?;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let text = goyaml_scalar_text(prepared, text, style, &span, pos, &mut reader)?;
                 let node = reader.scalar(&text, style, tag.as_deref(), pos)?;
                 reader.count(1, pos)?;
                 if anchor != 0 {
@@ -280,7 +321,6 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                 reader.finish(Node {
                     value,
                     pos,
-                    plain_text: None,
                     is_merge_key: false,
                 })?;
             }
@@ -352,15 +392,15 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
                 reader.finish(Node {
                     value,
                     pos,
-                    plain_text: None,
                     is_merge_key: false,
                 })?;
             }
             Event::Anchor(_, name) if !is_goyaml_anchor_name(&name) => {
-                reader.hazard(
+                return Err(err(
                     pos,
-                    format!("the anchor name `&{name}`, which Kubernetes' YAML reader rejects (it allows only letters, digits, `_` and `-`)"),
-                );
+                    "an anchor name with a character other than letters, digits, `_` and `-` (Kubernetes rejects it)",
+                )
+                .into());
             }
             Event::UnresolvedAlias(name) => {
                 return Err(err(pos, &format!("alias *{name} has no anchor")).into());
@@ -379,6 +419,71 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     })
 }
 
+/// The scalar's text as goyaml reads it where the parser reads it differently: line breaks
+/// that were NEL, LS or PS, escapes in double quotes, and tabs that open a block scalar.
+fn goyaml_scalar_text<'t>(
+    prepared: &Prepared,
+    text: Cow<'t, str>,
+    style: ScalarStyle,
+    span: &Span,
+    pos: Pos,
+    reader: &mut Reader,
+) -> Result<Cow<'t, str>, ReadError> {
+    let Some(range) = span.byte_range() else {
+        return Ok(text);
+    };
+    let flow = match style {
+        ScalarStyle::Plain => Flow::Plain,
+        ScalarStyle::SingleQuoted => Flow::Single,
+        ScalarStyle::DoubleQuoted => Flow::Double,
+        _ => {
+            if lexical::block_starts_with_tab(&prepared.text, range.start) {
+                return Err(err(
+                    pos,
+                    "a block scalar whose first line starts with a tab (Kubernetes rejects it: found a tab character where an indentation space is expected)",
+                ));
+            }
+            if prepared.has_separator(range.start, range.end) {
+                reader.hazard(
+                    pos,
+                    "a block scalar with a line separator (U+2028 or U+2029) in it".into(),
+                );
+            }
+            return Ok(text);
+        }
+    };
+    let raw = prepared.original_slice(range.start, range.end);
+    if prepared.has_separator(range.start, range.end)
+        || (flow == Flow::Double && raw.contains('\\'))
+    {
+        return lexical::fold(raw, flow)
+            .map(Cow::Owned)
+            .map_err(|message| err(pos, message));
+    }
+    Ok(text)
+}
+
+/// The `tag:yaml.org,2002:` suffix of a core tag, however it is spelled (`!!int` or the
+/// verbatim `!<tag:yaml.org,2002:int>`): goyaml resolves both alike.
+fn core_suffix(tag: Option<&Tag>) -> Option<&str> {
+    let tag = tag?;
+    if tag.handle() == CORE_TAG_PREFIX {
+        Some(tag.suffix())
+    } else if tag.handle().is_empty() {
+        tag.suffix().strip_prefix(CORE_TAG_PREFIX)
+    } else {
+        None
+    }
+}
+
+/// goyaml's merge key: the text `<<`, plain and untagged (or with the non-specific tag `!`),
+/// or tagged `!!merge`. `!!merge foo` is the ordinary key `foo`.
+fn is_merge_key(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> bool {
+    let non_specific = tag.is_none_or(|t| t.handle().is_empty() && t.suffix() == "!");
+    text == "<<"
+        && ((style == ScalarStyle::Plain && non_specific) || core_suffix(tag) == Some("merge"))
+}
+
 /// goyaml v2 scans anchor and alias names as `[0-9A-Za-z_-]+`; YAML 1.2 parsers take more.
 fn is_goyaml_anchor_name(name: &str) -> bool {
     name.chars()
@@ -394,6 +499,21 @@ fn err(pos: Pos, message: &str) -> ReadError {
 }
 
 impl Reader {
+    /// Is the next node a mapping key?
+    fn at_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(
+                Frame::Map { key: None, .. }
+                    | Frame::Skip {
+                        is_map: true,
+                        expect_key: true,
+                        ..
+                    }
+            )
+        )
+    }
+
     /// Is the next node inside a part a head read leaves out?
     fn skipping(&self) -> bool {
         matches!(
@@ -417,12 +537,12 @@ impl Reader {
         tag: Option<&Tag>,
         pos: Pos,
     ) -> Result<bool, ReadError> {
-        let core_suffix = tag.and_then(|t| (t.handle() == CORE_TAG_PREFIX).then(|| t.suffix()));
-        if let Some(suffix @ ("int" | "float" | "bool" | "null")) = core_suffix {
+        if let Some(suffix @ ("int" | "float" | "bool" | "null" | "timestamp" | "binary")) =
+            core_suffix(tag)
+        {
             self.tagged_value(text, suffix, pos)?;
         }
-        let plain = style == ScalarStyle::Plain;
-        Ok((plain && tag.is_none() && text == "<<") || core_suffix == Some("merge"))
+        Ok(is_merge_key(text, style, tag))
     }
 
     /// Hands a node a head read left out to its parent: checks what a `<<` key needs.
@@ -435,6 +555,9 @@ impl Reader {
                 ..
             }) => {
                 if *expect_key {
+                    if shape != Shape::Scalar {
+                        return Err(err(pos, KEY_NOT_SCALAR).into());
+                    }
                     if is_merge_key {
                         *merge_at = Some(pos);
                     }
@@ -517,28 +640,32 @@ impl Reader {
         pos: Pos,
     ) -> Result<Node, ReadError> {
         let plain = style == ScalarStyle::Plain;
-        let core_suffix = tag.and_then(|t| (t.handle() == CORE_TAG_PREFIX).then(|| t.suffix()));
-        let is_merge_key = (plain && tag.is_none() && text == "<<") || core_suffix == Some("merge");
+        let core_suffix = core_suffix(tag);
+        let is_merge_key = is_merge_key(text, style, tag);
+        let is_key = self.at_key();
         let value = match (tag, core_suffix) {
+            // sigs.k8s.io/yaml writes a `.inf` or `.nan` key as that word.
+            (None, _) if plain && is_key && resolve_plain(text) == Plain::NonFinite => {
+                Value::String(go_float_key(if text.starts_with('-') {
+                    f64::NEG_INFINITY
+                } else if text.ends_with(['n', 'N']) {
+                    f64::NAN
+                } else {
+                    f64::INFINITY
+                }))
+            }
             (None, _) if plain => self.plain_value(text, pos),
             (None, _) => Value::String(text.to_string()),
-            (Some(_), Some("int" | "float" | "bool" | "null")) => {
-                self.tagged_value(text, core_suffix.unwrap_or_default(), pos)?
-            }
-            (Some(_), Some("binary")) => {
-                self.hazard(
-                    pos,
-                    "a !!binary scalar, which Kubernetes decodes to raw bytes".into(),
-                );
-                Value::String(text.to_string())
-            }
-            // `!!str`, `!!timestamp`, local and unknown tags: goyaml keeps the text.
+            (
+                Some(_),
+                Some(suffix @ ("int" | "float" | "bool" | "null" | "timestamp" | "binary")),
+            ) => self.tagged_value(text, suffix, pos)?,
+            // `!!str`, `!`, local and unknown tags: goyaml keeps the text.
             (Some(_), _) => Value::String(text.to_string()),
         };
         Ok(Node {
             value,
             pos,
-            plain_text: plain.then(|| text.to_string()),
             is_merge_key,
         })
     }
@@ -569,6 +696,25 @@ impl Reader {
     }
 
     fn tagged_value(&mut self, text: &str, suffix: &str, pos: Pos) -> Result<Value, ReadError> {
+        match suffix {
+            // Decoded into an untyped value, a timestamp stays the text it was.
+            "timestamp" if is_go_timestamp(text) => return Ok(Value::String(text.to_string())),
+            "timestamp" => {
+                return Err(err(
+                    pos,
+                    "a !!timestamp scalar that is not a timestamp (Kubernetes rejects it)",
+                ));
+            }
+            "binary" => {
+                return decode_go_binary(text).map(Value::String).ok_or_else(|| {
+                    err(
+                        pos,
+                        "a !!binary scalar that is not valid base64 (Kubernetes rejects it)",
+                    )
+                });
+            }
+            _ => {}
+        }
         let resolved = resolve_plain(text);
         let value = match (suffix, resolved) {
             ("int", Plain::Int(_) | Plain::Uint(_) | Plain::BigInt)
@@ -599,7 +745,7 @@ impl Reader {
                 }
                 Key::Merge(node.pos)
             } else {
-                match self.key_name(node) {
+                match self.key_name(node)? {
                     name if self.head_only && at_root && !HEAD_KEYS.contains(&name.as_str()) => {
                         self.skipped_any = true;
                         Key::Skipped
@@ -625,24 +771,31 @@ impl Reader {
         Ok(())
     }
 
-    /// Map keys become JSON object keys the way sigs.k8s.io/yaml converts them.
-    fn key_name(&mut self, node: Node) -> String {
-        let spelling = node.plain_text;
-        match node.value {
+    /// Map keys become JSON object keys the way sigs.k8s.io/yaml converts them: strings,
+    /// booleans, 64-bit signed integers and floats (as Go formats a float32); it rejects
+    /// null keys, unsigned integers beyond the signed range, and lists and maps.
+    fn key_name(&mut self, node: Node) -> Result<String, ReadError> {
+        let refused = |what: &str| {
+            err(
+                node.pos,
+                &format!("a map key that is {what}, which Kubernetes rejects"),
+            )
+        };
+        Ok(match node.value {
             Value::String(s) => s,
             Value::Bool(b) => b.to_string(),
-            Value::Number(n) if !n.is_f64() => n.to_string(),
-            other => {
-                let shown = spelling.unwrap_or_else(|| other.to_string());
-                self.hazard(
-                    node.pos,
-                    format!("the map key `{shown}`, which is not a string, integer or boolean"),
-                );
-                shown
-            }
-        }
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => i.to_string(),
+                (None, Some(f)) if n.is_f64() => go_float_key(f),
+                _ => return Err(refused("an integer beyond the signed 64-bit range")),
+            },
+            Value::Null => return Err(refused("null")),
+            Value::Array(_) | Value::Object(_) => return Err(err(node.pos, KEY_NOT_SCALAR)),
+        })
     }
 }
+
+const KEY_NOT_SCALAR: &str = "a map key that is a list or a map, which Kubernetes rejects";
 
 /// goyaml v2 merge semantics: entries are assigned in order, so `<<` overrides keys written
 /// before it and is overridden by keys written after it; in a list of maps the first map wins.
@@ -706,9 +859,63 @@ mod tests {
     }
 
     #[test]
+    fn tags_resolve_as_goyaml_resolves_them() {
+        let v = read(
+            "a: !<tag:yaml.org,2002:int> \"2\"\nb: !<tag:yaml.org,2002:bool> yes\nc: ! 12\nd: !!timestamp 2001-12-14\ne: !!binary aGVsbG8=\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": 2, "b": true, "c": "12", "d": "2001-12-14", "e": "hello"})
+        );
+        for bad in ["a: !!timestamp foo\n", "a: !!binary aGVsbG8\n"] {
+            let e = read_document(bad).unwrap_err();
+            assert!(e.message.contains("Kubernetes rejects it"), "{e}");
+        }
+    }
+
+    #[test]
+    fn goyaml_line_breaks_and_escapes() {
+        let v = read(
+            "a: 'Loading\u{85} please wait'\nb: \"x \u{2028} y\"\nc: [x\u{2028} y]\nd: 1 # c\u{85}e: \"it\\'s\"\nf: \u{feff}x\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": "Loading please wait", "b": "x\u{2028}y", "c": ["x\u{2028}y"], "d": 1,
+                   "e": "it's", "f": "\u{feff}x"})
+        );
+        for bad in [
+            "a: \"a\\/b\"\n",
+            "a: \"\\ud83d\\ude00\"\n",
+            "a: |\n  \tx\n",
+            "a: |\n\n  \tx\n",
+        ] {
+            assert!(read_document(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(read("a: |\n  x\n  \ty\n"), json!({"a": "x\n\ty\n"}));
+    }
+
+    #[test]
+    fn what_follows_a_document_end_is_ignored_as_goyaml_ignores_it() {
+        for text in [
+            "a: 1\n...\n%YAML 1.1\n",
+            "a: 1\n...\nb: 2\n",
+            "a: 1\n...\n[x\n",
+        ] {
+            assert_eq!(read(text), json!({"a": 1}), "{text:?}");
+        }
+    }
+
+    #[test]
     fn merge_keys_follow_goyaml_v2_order() {
         let v = read(
             "base: &b {host: localhost, port: 1}\nbefore:\n  host: first\n  <<: *b\nafter:\n  <<: *b\n  host: last\n",
+        );
+        // `! <<` and `!!merge <<` merge; `!!merge foo` is the key `foo`; a quoted `"<<"` is a key.
+        assert_eq!(
+            read(
+                "m: &m {x: 1}\na:\n  ! <<: *m\nb:\n  !!merge <<: *m\n!!merge foo: 1\nc: {\"<<\": 2}\n"
+            ),
+            json!({"m": {"x": 1}, "a": {"x": 1}, "b": {"x": 1}, "foo": 1, "c": {"<<": 2}})
         );
         assert_eq!(v["before"], json!({"host": "localhost", "port": 1}));
         assert_eq!(v["after"], json!({"host": "last", "port": 1}));
@@ -737,11 +944,11 @@ mod tests {
     }
 
     #[test]
-    fn anchor_names_goyaml_rejects_are_hazards() {
-        let parsed = read_document("a: &ok-name_1 1\nb: &a.b 2\nc: *a.b\n").unwrap();
-        assert_eq!(parsed.hazards.len(), 1, "{:?}", parsed.hazards);
-        assert_eq!(parsed.hazards[0].line, 2);
-        assert!(parsed.hazards[0].what.contains("`&a.b`"));
+    fn anchor_names_goyaml_rejects_are_errors() {
+        assert!(read_document("a: &ok-name_1 1\nb: *ok-name_1\n").is_ok());
+        let e = read_document("a: &ok-name_1 1\nb: &a.b 2\nc: *a.b\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 4), "{e}");
+        assert!(e.message.contains("anchor name"), "{e}");
     }
 
     #[test]
@@ -828,6 +1035,13 @@ mod tests {
             "kind: A\nspec: 1\n...\nkind: B\n",
             "kind: A\nspec: {0644: a, yes: b, 1.5: c}\nkind: B\n",
             "kind: A\nspec: 0xFFFFFFFFFFFFFFFFFF\n",
+            "kind: A\nspec: {~: 1}\n",
+            "kind: A\nspec: {18446744073709551615: 1}\n",
+            "kind: A\nspec: {[1]: 2}\n",
+            "kind: A\nspec: {a: &k [1], *k : 2}\n",
+            "kind: A\nspec: {1.5: a, .inf: b}\n",
+            "kind: A\nspec: {a: \"x\\/y\"}\n",
+            "kind: A\nspec: \"it\\'s\"\nmetadata: {n: \"\\'\"}\n",
             "? [complex]\n: key\nkind: A\n",
             "- a\n- b\n",
             "just a scalar\n",
