@@ -32,10 +32,20 @@ impl<'a> Prepared<'a> {
             edits: Vec::new(),
             shifts: Vec::new(),
         };
-        if original.contains([NEL, LS, PS]) {
+        if original.contains([NEL, LS, PS]) || original.contains("\r\r\n") {
+            let b = original.as_bytes();
+            let crlf_at = |at: usize| b.get(at) == Some(&b'\r') && b.get(at + 1) == Some(&b'\n');
             prepared.edits = original
-                .match_indices([NEL, LS, PS])
-                .map(|(at, c)| (at, c.len(), "\n"))
+                .match_indices([NEL, LS, PS, '\r'])
+                .filter_map(|(at, c)| match c {
+                    // Kubernetes' stream reader turns each CR LF into LF before goyaml reads
+                    // the document, so a CR before a CR LF pairs up with that LF.
+                    "\r" if crlf_at(at) && at > 0 && b[at - 1] == b'\r' => Some((at, 2, "\n")),
+                    "\r" if crlf_at(at) || crlf_at(at + 1) => None,
+                    // A lone CR is a line break to both readers; written as LF it cannot pair
+                    // up with the LF that replaces a NEL after it.
+                    _ => Some((at, c.len(), "\n")),
+                })
                 .collect();
             prepared.apply();
         }
@@ -59,30 +69,54 @@ impl<'a> Prepared<'a> {
         self.shifts = shifts;
     }
 
-    /// Rewrites the `\'` escapes of the double-quoted scalar starting at `at` (an offset in
-    /// `text`) as `\x27`, which the parser knows. False when there were none.
-    pub fn respell_quote_escapes(&mut self, at: usize) -> bool {
-        let Some(rest) = self.text.get(at..).filter(|r| r.starts_with('"')) else {
+    /// Respells, at `at` (an offset in `text` where the parser stopped), what goyaml reads
+    /// and the parser refuses, without changing what goyaml reads. False when there was
+    /// nothing to respell there.
+    pub fn respell(&mut self, at: usize, what: Respell) -> bool {
+        let Some(rest) = self.text.get(at..) else {
             return false;
         };
-        let mut found = Vec::new();
-        let mut chars = rest.char_indices().skip(1);
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => break,
-                '\\' => {
-                    if let Some((_, '\'')) = chars.next() {
-                        found.push(self.original_offset(at + i));
+        let edits: Vec<(usize, usize, &'static str)> = match what {
+            // `\'` (goyaml's escape for `'`) as `\x27`.
+            Respell::QuoteEscapes if rest.starts_with('"') => {
+                let mut found = Vec::new();
+                let mut chars = rest.char_indices().skip(1);
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some((_, '\'')) = chars.next() {
+                                found.push((self.original_offset(at + i), 2, "\\x27"));
+                            }
+                        }
+                        _ => {}
                     }
                 }
-                _ => {}
+                found
             }
-        }
-        if found.is_empty() {
+            // goyaml's alias names are `[0-9A-Za-z_-]+`: `*a:` is the alias `a` and a `:`.
+            Respell::AliasEnd if rest.starts_with('*') => {
+                let name = rest[1..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+                    .count();
+                match rest.as_bytes().get(1 + name) {
+                    Some(b':' | b',' | b']' | b'}' | b'?' | b'%' | b'@' | b'`') if name > 0 => {
+                        vec![(self.original_offset(at + 1 + name), 0, " ")]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            // A plain `-` before a flow indicator is the string "-" to goyaml.
+            Respell::LoneDash if rest.starts_with('-') => {
+                vec![(self.original_offset(at), 1, "'-'")]
+            }
+            _ => Vec::new(),
+        };
+        if edits.is_empty() {
             return false;
         }
-        self.edits
-            .extend(found.into_iter().map(|o| (o, 2, "\\x27")));
+        self.edits.extend(edits);
         self.apply();
         true
     }
@@ -104,6 +138,35 @@ impl<'a> Prepared<'a> {
     pub fn has_separator(&self, start: usize, end: usize) -> bool {
         !self.edits.is_empty() && self.original_slice(start, end).contains([LS, PS])
     }
+}
+
+/// Where the text first holds a character goyaml's reader refuses ("control characters are
+/// not allowed"): YAML's printable set is tab, LF, CR, U+0020–U+007E, NEL, U+00A0–U+D7FF,
+/// U+E000–U+FFFD and beyond U+FFFF. The YAML 1.2 parser lets DEL and the C1 controls through.
+pub fn first_unprintable(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80.. if b[i] != 0xc2 && b[i] != 0xef => {}
+            // U+0080–U+009F, except NEL.
+            0xc2 if (0x80..=0x9f).contains(&b[i + 1]) && b[i + 1] != 0x85 => return Some(i),
+            // U+FFFE, U+FFFF.
+            0xef if b[i + 1] == 0xbf && matches!(b[i + 2], 0xbe | 0xbf) => return Some(i),
+            0xc2 | 0xef => {}
+            _ => return Some(i),
+        }
+        i += 1;
+    }
+    None
+}
+
+/// What [`Prepared::respell`] looks for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Respell {
+    QuoteEscapes,
+    AliasEnd,
+    LoneDash,
 }
 
 /// The scalar styles goyaml folds line by line.
@@ -211,6 +274,11 @@ fn read_break(chars: &[char], i: &mut usize) -> char {
             *i += 1;
             '\n'
         }
+        // Kubernetes' stream reader made this CR LF an LF, which pairs with the CR before it.
+        '\r' if chars.get(*i) == Some(&'\r') && chars.get(*i + 1) == Some(&'\n') => {
+            *i += 2;
+            '\n'
+        }
         '\r' | '\n' | NEL => '\n',
         other => other,
     }
@@ -257,28 +325,90 @@ fn escape(chars: &[char], i: &mut usize) -> Result<char, &'static str> {
         .ok_or("found an invalid Unicode character escape code (a surrogate or beyond U+10FFFF; Kubernetes rejects it)")
 }
 
-/// goyaml refuses a block scalar (without an indentation indicator) whose first content
-/// line starts with a tab after its indentation: "found a tab character where an indentation
-/// space is expected". `start` is where the parser says the content starts.
-pub fn block_starts_with_tab(text: &str, start: usize) -> bool {
-    let before = &text[..start.min(text.len())];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    if !text[start.min(text.len())..].starts_with('\t')
-        || !before[line_start..].bytes().all(|b| b == b' ')
-    {
-        return false;
+/// Where a block scalar's lines start: just after its header line (the `|` or `>` line),
+/// found from where the parser says the content starts.
+pub fn block_lines_start(text: &str, start: usize) -> usize {
+    let start = start.min(text.len());
+    let mut line_start = text[..start].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    if !text[line_start..start].bytes().all(|b| b == b' ') {
+        // The content starts on the header line (an empty block).
+        return text[start..]
+            .find(['\n', '\r'])
+            .map_or(text.len(), |i| start + i + 1);
     }
-    // The header: the last line before the content that is not blank.
-    let header = before[..line_start]
-        .trim_end_matches([' ', '\t', '\n', '\r'])
-        .rsplit('\n')
-        .next()
-        .unwrap_or("");
+    // Back over blank lines to the header.
+    while line_start > 0 {
+        let prev_start = text[..line_start - 1]
+            .rfind(['\n', '\r'])
+            .map_or(0, |i| i + 1);
+        if !text[prev_start..line_start - 1]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t' || b == b'\r')
+        {
+            break;
+        }
+        line_start = prev_start;
+    }
+    line_start
+}
+
+/// goyaml refuses a block scalar where a tab stands in for indentation ("found a tab character
+/// where an indentation space is expected"): before the indentation is known (no indicator,
+/// no content line yet), any line whose spaces end at a tab; after, any line up to the one
+/// that ends the block whose spaces stop short of the indentation at a tab. `lines` is where
+/// the block's lines start ([`block_lines_start`]).
+pub fn block_has_tab_indentation(text: &str, lines: usize) -> bool {
+    let lines = lines.min(text.len());
+    let header_start = text[..lines.saturating_sub(1)]
+        .rfind(['\n', '\r'])
+        .map_or(0, |i| i + 1);
+    let header = &text[header_start..lines.saturating_sub(1).max(header_start)];
+    let mut indent = indentation_indicator(header).map(|d| parent_column(header) + d);
+    for line in text[lines..].split(['\n', '\r']) {
+        let spaces = line.bytes().take_while(|&b| b == b' ').count();
+        let next = line.as_bytes().get(spaces);
+        match indent {
+            None if next == Some(&b'\t') => return true,
+            None if next.is_none() => {}
+            None => indent = Some(spaces.max(1)),
+            Some(n) if spaces >= n => {}
+            Some(_) if next == Some(&b'\t') => return true,
+            Some(_) if next.is_none() => {}
+            Some(_) => break,
+        }
+    }
+    false
+}
+
+/// The digit of a block scalar header's indentation indicator (`|2`, `>-4`).
+fn indentation_indicator(header: &str) -> Option<usize> {
     let header = header.split(" #").next().unwrap_or(header).trim_end();
     let indicators = header
         .trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
         .len();
-    !header[indicators..].bytes().any(|b| b.is_ascii_digit())
+    header[indicators..]
+        .bytes()
+        .find(u8::is_ascii_digit)
+        .map(|d| usize::from(d - b'0'))
+}
+
+/// The indentation of the collection a block scalar header's node sits in: the column of its
+/// key, or of the `- ` it is an item of.
+fn parent_column(header: &str) -> usize {
+    let mut column = header.bytes().take_while(|&b| b == b' ').count();
+    let mut rest = &header[column..];
+    let mut dash = None;
+    while let Some(after) = rest.strip_prefix("- ") {
+        dash = Some(column);
+        let spaces = after.bytes().take_while(|&b| b == b' ').count();
+        column += 2 + spaces;
+        rest = &after[spaces..];
+    }
+    match (dash, rest.as_bytes().first()) {
+        // The block is the item itself (`- |2`, `- !tag |2`).
+        (Some(d), Some(b'|' | b'>' | b'!' | b'&')) => d,
+        _ => column,
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +435,7 @@ mod tests {
         assert_eq!(fold("x\u{2028} y", Flow::Plain).unwrap(), "x\u{2028}y");
         assert_eq!(fold("\"a  \n  b\\\n  c \"", Flow::Double).unwrap(), "a bc ");
         assert_eq!(fold("'it''s'", Flow::Single).unwrap(), "it's");
+        assert_eq!(fold("'a\r\r\n\nb'", Flow::Single).unwrap(), "a\nb");
     }
 
     #[test]
@@ -330,7 +461,7 @@ mod tests {
     fn offsets_map_back_through_every_edit() {
         let original = "a: \"x\\'y\u{2028}z\"\nb: \u{85}'q'\n";
         let mut prepared = Prepared::new(original);
-        assert!(prepared.respell_quote_escapes(3));
+        assert!(prepared.respell(3, Respell::QuoteEscapes));
         let text = prepared.text.to_string();
         let q = text.find("'q'").unwrap();
         assert_eq!(prepared.original_slice(q, q + 3), "'q'");
@@ -341,10 +472,32 @@ mod tests {
     }
 
     #[test]
-    fn tab_first_block_lines() {
-        let text = "a: |\n  \tx\nb: |2\n  \tx\nc: |\n  x\n";
-        assert!(block_starts_with_tab(text, 7));
-        assert!(!block_starts_with_tab(text, text.find("\tx\nc").unwrap()));
-        assert!(!block_starts_with_tab(text, text.rfind('x').unwrap()));
+    fn control_characters_are_found() {
+        assert_eq!(
+            first_unprintable("a: b\tc\u{85}\u{a0}é\u{feff}\u{1F600}\r\n"),
+            None
+        );
+        assert_eq!(first_unprintable("a: \u{7f}"), Some(3));
+        assert_eq!(first_unprintable("é\u{80}"), Some(2));
+        assert_eq!(first_unprintable("\u{ffff}"), Some(0));
+        assert_eq!(first_unprintable("x\u{1b}"), Some(1));
+    }
+
+    #[test]
+    fn tabs_as_block_indentation() {
+        let tab = |text: &str, content: &str| {
+            let start = text.find(content).unwrap();
+            block_has_tab_indentation(text, block_lines_start(text, start))
+        };
+        assert!(tab("a: |\n  \tx\nb: 1\n", "\tx"));
+        assert!(!tab("a: |2\n  \tx\n", "\tx"));
+        assert!(!tab("a: |\n  x\n", "x"));
+        assert!(tab("a: |+\n     a\n    \n    \t\nb: 1\n", "a\n"));
+        assert!(!tab("a: |\n  x\n   \ty\n  \n\n b\n\tc\n", "x"));
+        assert!(tab("a: |\n\n  x\n \ty\n", "x"));
+        assert!(tab("a: |+\n    b c\r\t\n", "b c"));
+        assert!(tab("x:\n  k: |-2\n    \n\t  \n", "\t  "));
+        assert!(!tab("x:\n  - |2\n     \tx\n", "\tx"));
+        assert!(tab("x:\n  - k: |2\n     \tx\n", "\tx"));
     }
 }

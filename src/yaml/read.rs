@@ -6,10 +6,14 @@
 //! its version, or cannot turn into JSON, is recorded as a [`Hazard`]: harmless while the
 //! document passes through untouched, a refusal when a step wants to re-emit it.
 
-use super::lexical::{self, Flow, Prepared};
-use super::resolve::{Plain, decode_go_binary, go_float_key, is_go_timestamp, resolve_plain};
+use super::lexical::{self, Flow, Prepared, Respell};
+use super::resolve::{
+    Plain, decode_go_binary, go_float_key, go_float_text, is_go_timestamp, resolve_plain,
+};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle, Span, Tag};
+use serde_saphyr::granit_parser::{
+    ErrorKind, Event, Options, Parser, ScalarStyle, Span, StructureStyle, Tag,
+};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +24,9 @@ pub const MAX_DEPTH: usize = 1_000;
 pub const MAX_NODES: usize = 5_000_000;
 
 const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
+/// How many spellings goyaml takes and the parser refuses (`\'` in double quotes, `*a:`,
+/// `[-, x]`) one document may hold; past that it is refused.
+const MAX_RESPELLINGS: usize = 64;
 
 /// The top-level keys selectors look at: all a head read builds.
 const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
@@ -82,6 +89,8 @@ enum Frame {
         anchor: usize,
         first_node: usize,
         key: Option<Key>,
+        /// The keys that were not strings (rare), with what they were.
+        typed_keys: Vec<(String, KeyType)>,
     },
     /// A collection a head read checks but does not build.
     Skip {
@@ -95,6 +104,25 @@ enum Frame {
         /// For a mapping: the pending value belongs to a `<<` key at this position.
         merge_at: Option<Pos>,
     },
+}
+
+/// What a key that is not a string was before it became one.
+#[derive(Clone, Copy, PartialEq)]
+enum KeyType {
+    Bool,
+    Int,
+    Float,
+}
+
+impl KeyType {
+    fn of(value: &Value) -> Option<KeyType> {
+        match value {
+            Value::Bool(_) => Some(KeyType::Bool),
+            Value::Number(n) if n.is_f64() => Some(KeyType::Float),
+            Value::Number(_) => Some(KeyType::Int),
+            _ => None,
+        }
+    }
 }
 
 enum Key {
@@ -130,7 +158,7 @@ impl Shape {
 enum Stop {
     Error(ReadError),
     NeedFull,
-    Respell(usize),
+    Respell(usize, Respell, ReadError),
 }
 
 impl From<ReadError> for Stop {
@@ -158,6 +186,8 @@ struct Reader {
     root: Option<Value>,
     head_only: bool,
     skipped_any: bool,
+    /// For each open collection: whether it is a flow (`[...]`, `{...}`) collection.
+    flow: Vec<bool>,
 }
 
 /// Reads a whole document.
@@ -165,7 +195,7 @@ pub fn read_document(text: &str) -> Result<Parsed, ReadError> {
     match read(text, false) {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
-        Err(Stop::NeedFull | Stop::Respell(_)) => {
+        Err(Stop::NeedFull | Stop::Respell(..)) => {
             unreachable!("a full read never asks for a full read, respelling is done")
         }
     }
@@ -180,23 +210,31 @@ pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
         Ok(parsed) => Ok(parsed),
         Err(Stop::Error(e)) => Err(e),
         Err(Stop::NeedFull) => read_document(text),
-        Err(Stop::Respell(_)) => unreachable!("respelling is done"),
+        Err(Stop::Respell(..)) => unreachable!("respelling is done"),
     }
 }
 
 /// Reads the text as goyaml sees it (see [`lexical`]), respelling `\'` escapes as the
 /// parser reaches them.
 fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
+    if let Some(at) = lexical::first_unprintable(text) {
+        let before = &text[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        return Err(Stop::Error(ReadError {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            message: "a control character, which Kubernetes does not allow in YAML".into(),
+        }));
+    }
     let mut prepared = Prepared::new(text);
+    // Each respelling reads the document again: a bound keeps hostile input linear.
+    let mut respellings = 0;
     loop {
         match read_prepared(&prepared, head_only) {
-            Err(Stop::Respell(at)) => {
-                if !prepared.respell_quote_escapes(at) {
-                    return Err(Stop::Error(ReadError {
-                        line: 0,
-                        column: 0,
-                        message: "internal error: an escape could not be respelled".into(),
-                    }));
+            Err(Stop::Respell(at, what, error)) => {
+                respellings += 1;
+                if respellings > MAX_RESPELLINGS || !prepared.respell(at, what) {
+                    return Err(Stop::Error(error));
                 }
             }
             other => return other,
@@ -216,6 +254,7 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
         root: None,
         head_only,
         skipped_any: false,
+        flow: Vec::new(),
     };
     let mut options = Options::default();
     options.emit_anchor_events = true;
@@ -226,23 +265,59 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
     let mut parser = Parser::new_from_str_with_options(text, options);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| {
-            if *e.kind() == ErrorKind::UnknownQuotedScalarEscape
-                && let Some(at) = e.marker().byte_offset()
-                && text.get(at..).is_some_and(|t| t.starts_with('"'))
-                && text[at..].contains("\\'")
-            {
-                return Stop::Respell(at);
-            }
-            Stop::Error(ReadError {
+            let error = ReadError {
                 line: e.marker().line(),
                 column: e.marker().col() + 1,
                 message: e.info().to_string(),
-            })
+            };
+            // Spellings goyaml reads and the parser refuses: respelled, then read again.
+            let what = match e.kind() {
+                ErrorKind::UnknownQuotedScalarEscape => Some(Respell::QuoteEscapes),
+                ErrorKind::UnknownAnchor | ErrorKind::SimpleKeyExpected => Some(Respell::AliasEnd),
+                ErrorKind::PlainScalarStartsWithDashFlowIndicator => Some(Respell::LoneDash),
+                _ => None,
+            };
+            match (what, e.marker().byte_offset()) {
+                (Some(what), Some(at)) => Stop::Respell(at, what, error),
+                _ => Stop::Error(error),
+            }
         })?;
         let pos = Pos {
             line: span.start.line(),
             column: span.start.col() + 1,
         };
+        if let Some(tag) = span.tag_span()
+            && let Some(start) = tag.start.byte_offset()
+            && matches!(
+                text.as_bytes().get(start + tag.len()),
+                Some(b',' | b'[' | b']')
+            )
+        {
+            reader.hazard(
+                pos,
+                "a tag followed directly by `,`, `[` or `]`, which Kubernetes reads as part of the tag".into(),
+            );
+        }
+        match &event {
+            Event::SequenceStart(style, ..) | Event::MappingStart(style, ..) => {
+                reader.flow.push(*style == StructureStyle::Flow);
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                reader.flow.pop();
+            }
+            // In flow context goyaml v2 reads `?` as a key indicator or the end of a plain
+            // scalar, and a leading `:` as a value indicator.
+            Event::Scalar(text, ScalarStyle::Plain, ..)
+                if reader.flow.last() == Some(&true)
+                    && (text.starts_with(':') || text.contains('?')) =>
+            {
+                reader.hazard(
+                    pos,
+                    "a plain scalar inside `[...]` or `{...}` that starts with `:` or holds `?`, which Kubernetes reads as an indicator".into(),
+                );
+            }
+            _ => {}
+        }
         match event {
             // goyaml decodes the first document of what the stream splitter hands it and never
             // looks past its end: whatever follows a `...` is ignored, as Kubernetes ignores it.
@@ -302,6 +377,17 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
                 let node = reader.scalar(&text, style, tag.as_deref(), pos)?;
                 reader.count(1, pos)?;
                 if anchor != 0 {
+                    if style == ScalarStyle::Plain
+                        && tag.is_none()
+                        && reader.at_key()
+                        && resolve_plain(&text) == Plain::NonFinite
+                    {
+                        // The key is the word; its alias as a value is a float JSON cannot hold.
+                        reader.hazard(
+                            pos,
+                            "an anchored `.inf` or `.nan` key, whose alias Kubernetes cannot convert to JSON".into(),
+                        );
+                    }
                     reader.anchors.insert(anchor, (node.value.clone(), 1));
                 }
                 reader.finish(node)?;
@@ -343,6 +429,7 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
                         anchor,
                         first_node: reader.nodes,
                         key: None,
+                        typed_keys: Vec::new(),
                     },
                     pos,
                 )?;
@@ -362,8 +449,17 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
                         entries,
                         anchor,
                         first_node,
+                        typed_keys,
                         ..
-                    }) => (Value::Object(build_map(entries)), anchor, first_node),
+                    }) => {
+                        if keys_collide(&entries, &typed_keys) {
+                            reader.hazard(
+                                pos,
+                                "two keys of different types (a string and a boolean or number, say) that Kubernetes turns into the same string, keeping one of them at random".into(),
+                            );
+                        }
+                        (Value::Object(build_map(entries)), anchor, first_node)
+                    }
                     Some(Frame::Skip {
                         is_map,
                         anchor,
@@ -437,13 +533,14 @@ fn goyaml_scalar_text<'t>(
         ScalarStyle::SingleQuoted => Flow::Single,
         ScalarStyle::DoubleQuoted => Flow::Double,
         _ => {
-            if lexical::block_starts_with_tab(&prepared.text, range.start) {
+            let lines = lexical::block_lines_start(&prepared.text, range.start);
+            if lexical::block_has_tab_indentation(&prepared.text, lines) {
                 return Err(err(
                     pos,
-                    "a block scalar whose first line starts with a tab (Kubernetes rejects it: found a tab character where an indentation space is expected)",
+                    "a tab where a block scalar's indentation should be (Kubernetes rejects it: found a tab character where an indentation space is expected)",
                 ));
             }
-            if prepared.has_separator(range.start, range.end) {
+            if prepared.has_separator(lines, range.end) {
                 reader.hazard(
                     pos,
                     "a block scalar with a line separator (U+2028 or U+2029) in it".into(),
@@ -476,12 +573,15 @@ fn core_suffix(tag: Option<&Tag>) -> Option<&str> {
     }
 }
 
-/// goyaml's merge key: the text `<<`, plain and untagged (or with the non-specific tag `!`),
-/// or tagged `!!merge`. `!!merge foo` is the ordinary key `foo`.
+/// goyaml's merge key: the text `<<`, plain and untagged, or with the non-specific tag `!`
+/// (quoted too: libyaml calls both "implicit"), or tagged `!!merge`. `!!merge foo` is the
+/// ordinary key `foo`.
 fn is_merge_key(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> bool {
-    let non_specific = tag.is_none_or(|t| t.handle().is_empty() && t.suffix() == "!");
+    let non_specific = tag.is_some_and(|t| t.handle().is_empty() && t.suffix() == "!");
     text == "<<"
-        && ((style == ScalarStyle::Plain && non_specific) || core_suffix(tag) == Some("merge"))
+        && ((style == ScalarStyle::Plain && tag.is_none())
+            || non_specific
+            || core_suffix(tag) == Some("merge"))
 }
 
 /// goyaml v2 scans anchor and alias names as `[0-9A-Za-z_-]+`; YAML 1.2 parsers take more.
@@ -724,9 +824,11 @@ impl Reader {
             ("float", Plain::Int(i)) => {
                 Number::from_f64(i as f64).map_or(Value::Null, Value::Number)
             }
-            ("float", Plain::Uint(u)) => {
-                Number::from_f64(u as f64).map_or(Value::Null, Value::Number)
-            }
+            // goyaml v2 turns only a signed integer into a float; a decimal beyond 64 bits
+            // it reads as a float to begin with.
+            ("float", Plain::BigInt) if go_float_text(text).is_some() => go_float_text(text)
+                .and_then(Number::from_f64)
+                .map_or(Value::Null, Value::Number),
             _ => {
                 return Err(err(pos, &format!("cannot decode `{text}` as a !!{suffix}")));
             }
@@ -745,12 +847,20 @@ impl Reader {
                 }
                 Key::Merge(node.pos)
             } else {
+                let typed = KeyType::of(&node.value);
                 match self.key_name(node)? {
                     name if self.head_only && at_root && !HEAD_KEYS.contains(&name.as_str()) => {
                         self.skipped_any = true;
                         Key::Skipped
                     }
-                    name => Key::Name(name),
+                    name => {
+                        if let (Some(t), Some(Frame::Map { typed_keys, .. })) =
+                            (typed, self.stack.last_mut())
+                        {
+                            typed_keys.push((name.clone(), t));
+                        }
+                        Key::Name(name)
+                    }
                 }
             };
             if let Some(Frame::Map { key: slot, .. }) = self.stack.last_mut() {
@@ -800,6 +910,20 @@ const KEY_NOT_SCALAR: &str = "a map key that is a list or a map, which Kubernete
 /// goyaml v2 merge semantics: entries are assigned in order, so `<<` overrides keys written
 /// before it and is overridden by keys written after it; in a list of maps the first map wins.
 const MERGE_NEEDS_MAPS: &str = "a `<<` merge key needs a map or a list of maps";
+
+/// Whether a key that was a boolean or number turned into the same string as a key of another
+/// type: goyaml keeps both (they differ in Go), and sigs.k8s.io/yaml then keeps whichever its
+/// map iteration reaches last.
+fn keys_collide(entries: &[(String, Value)], typed_keys: &[(String, KeyType)]) -> bool {
+    typed_keys.iter().any(|(name, t)| {
+        let all = entries.iter().filter(|(k, _)| k == name).count();
+        let same = typed_keys
+            .iter()
+            .filter(|(k, other)| k == name && other == t)
+            .count();
+        all != same
+    })
+}
 
 /// Assigns the entries in order: a duplicate key keeps its first position and its last value,
 /// as in goyaml v2.
@@ -879,6 +1003,10 @@ mod tests {
             "a: 'Loading\u{85} please wait'\nb: \"x \u{2028} y\"\nc: [x\u{2028} y]\nd: 1 # c\u{85}e: \"it\\'s\"\nf: \u{feff}x\n",
         );
         assert_eq!(
+            read("a: &a1 x\nb:\n  *a1: [-, -x]\n"),
+            json!({"a": "x", "b": {"x": ["-", "-x"]}})
+        );
+        assert_eq!(
             v,
             json!({"a": "Loading please wait", "b": "x\u{2028}y", "c": ["x\u{2028}y"], "d": 1,
                    "e": "it's", "f": "\u{feff}x"})
@@ -888,6 +1016,8 @@ mod tests {
             "a: \"\\ud83d\\ude00\"\n",
             "a: |\n  \tx\n",
             "a: |\n\n  \tx\n",
+            "a: |\n\n  x\n \ty\n",
+            "a: |+\n     a\n    \u{85}\n    \t\n",
         ] {
             assert!(read_document(bad).is_err(), "{bad:?}");
         }
@@ -913,9 +1043,9 @@ mod tests {
         // `! <<` and `!!merge <<` merge; `!!merge foo` is the key `foo`; a quoted `"<<"` is a key.
         assert_eq!(
             read(
-                "m: &m {x: 1}\na:\n  ! <<: *m\nb:\n  !!merge <<: *m\n!!merge foo: 1\nc: {\"<<\": 2}\n"
+                "m: &m {x: 1}\na:\n  ! <<: *m\nb:\n  !!merge <<: *m\n!!merge foo: 1\nc: {\"<<\": 2}\nd: {! '<<': *m}\n"
             ),
-            json!({"m": {"x": 1}, "a": {"x": 1}, "b": {"x": 1}, "foo": 1, "c": {"<<": 2}})
+            json!({"m": {"x": 1}, "a": {"x": 1}, "b": {"x": 1}, "foo": 1, "c": {"<<": 2}, "d": {"x": 1}})
         );
         assert_eq!(v["before"], json!({"host": "localhost", "port": 1}));
         assert_eq!(v["after"], json!({"host": "last", "port": 1}));
@@ -926,6 +1056,30 @@ mod tests {
     #[test]
     fn duplicate_keys_last_wins() {
         assert_eq!(read("a: 1\nb: 2\na: 3\n"), json!({"a": 3, "b": 2}));
+        assert_eq!(
+            read("1: a\n1: b\ny: c\nyes: d\n"),
+            json!({"1": "b", "true": "d"})
+        );
+        // Different types, one string: Kubernetes keeps one at random.
+        for text in [
+            "true: a\n\"true\": b\n",
+            "1: a\n1.0: b\n",
+            "a: {\"1\": x, 1: y}\n",
+        ] {
+            assert_eq!(read_document(text).unwrap().hazards.len(), 1, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn flow_spellings_goyaml_reads_otherwise_are_hazards() {
+        let parsed = read_document("a: [!x, yes]\nb: [!x ,yes]\n").unwrap();
+        assert_eq!(parsed.hazards.len(), 1, "{:?}", parsed.hazards);
+        for text in ["a: [?x]\n", "a: [x?y]\n", "a: {b: :x}\n", "&a .nan: *a\n"] {
+            assert_eq!(read_document(text).unwrap().hazards.len(), 1, "{text:?}");
+        }
+        for text in ["a: [x:y, http://x]\n", "a: x?y\n", "a: ?x\n"] {
+            assert!(read_document(text).unwrap().hazards.is_empty(), "{text:?}");
+        }
     }
 
     #[test]
@@ -1042,6 +1196,7 @@ mod tests {
             "kind: A\nspec: {1.5: a, .inf: b}\n",
             "kind: A\nspec: {a: \"x\\/y\"}\n",
             "kind: A\nspec: \"it\\'s\"\nmetadata: {n: \"\\'\"}\n",
+            "kind: A\nmetadata: {a: &a1 x, b: {*a1: y}}\nspec: [-, *a1]\n",
             "? [complex]\n: key\nkind: A\n",
             "- a\n- b\n",
             "just a scalar\n",

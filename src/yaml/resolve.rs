@@ -252,6 +252,17 @@ fn go_parse_float_with_underscores(s: &str) -> Option<f64> {
     go_parse_float(&plain)
 }
 
+/// A decimal spelling goyaml reads as a float (underscores dropped), beyond what fits an
+/// integer included.
+pub fn go_float_text(text: &str) -> Option<f64> {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    if looks_like_yaml_float(&plain) {
+        go_parse_float(&plain)
+    } else {
+        None
+    }
+}
+
 /// goyaml's `parseTimestamp`: the layouts `2006-1-2T15:4:5.999999999Z07:00` (also with `t`
 /// or a space and no zone) and `2006-1-2`, with Go's range checks. A `!!timestamp` scalar
 /// that is none of these is an error to Kubernetes.
