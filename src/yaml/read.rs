@@ -449,17 +449,8 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
                         entries,
                         anchor,
                         first_node,
-                        typed_keys,
                         ..
-                    }) => {
-                        if keys_collide(&entries, &typed_keys) {
-                            reader.hazard(
-                                pos,
-                                "two keys of different types (a string and a boolean or number, say) that Kubernetes turns into the same string, keeping one of them at random".into(),
-                            );
-                        }
-                        (Value::Object(build_map(entries)), anchor, first_node)
-                    }
+                    }) => (Value::Object(build_map(entries)), anchor, first_node),
                     Some(Frame::Skip {
                         is_map,
                         anchor,
@@ -848,16 +839,18 @@ impl Reader {
                 Key::Merge(node.pos)
             } else {
                 let typed = KeyType::of(&node.value);
+                let key_pos = node.pos;
                 match self.key_name(node)? {
                     name if self.head_only && at_root && !HEAD_KEYS.contains(&name.as_str()) => {
                         self.skipped_any = true;
                         Key::Skipped
                     }
                     name => {
-                        if let (Some(t), Some(Frame::Map { typed_keys, .. })) =
-                            (typed, self.stack.last_mut())
-                        {
-                            typed_keys.push((name.clone(), t));
+                        if self.key_collides(&name, typed) {
+                            self.hazard(
+                                key_pos,
+                                "two keys of different types (a string and a boolean or number, say) that Kubernetes turns into the same string, keeping one of them at random".into(),
+                            );
                         }
                         Key::Name(name)
                     }
@@ -879,6 +872,33 @@ impl Reader {
             Some(Frame::Skip { .. }) => {}
         }
         Ok(())
+    }
+
+    /// Whether a key (`typed`: what it was, if not a string) turns into the same string as an
+    /// earlier key of the current map that was of another type: goyaml keeps both (they differ
+    /// in Go), and sigs.k8s.io/yaml then keeps whichever its map iteration reaches last.
+    /// Records the key's type for the keys after it.
+    fn key_collides(&mut self, name: &str, typed: Option<KeyType>) -> bool {
+        let Some(Frame::Map {
+            entries,
+            typed_keys,
+            ..
+        }) = self.stack.last_mut()
+        else {
+            return false;
+        };
+        match typed {
+            None => typed_keys.iter().any(|(k, _)| k == name),
+            Some(t) => {
+                let earlier = entries.iter().filter(|(k, _)| k == name).count();
+                let same_type = typed_keys
+                    .iter()
+                    .filter(|(k, other)| k == name && *other == t)
+                    .count();
+                typed_keys.push((name.to_string(), t));
+                earlier > same_type
+            }
+        }
     }
 
     /// Map keys become JSON object keys the way sigs.k8s.io/yaml converts them: strings,
@@ -910,20 +930,6 @@ const KEY_NOT_SCALAR: &str = "a map key that is a list or a map, which Kubernete
 /// goyaml v2 merge semantics: entries are assigned in order, so `<<` overrides keys written
 /// before it and is overridden by keys written after it; in a list of maps the first map wins.
 const MERGE_NEEDS_MAPS: &str = "a `<<` merge key needs a map or a list of maps";
-
-/// Whether a key that was a boolean or number turned into the same string as a key of another
-/// type: goyaml keeps both (they differ in Go), and sigs.k8s.io/yaml then keeps whichever its
-/// map iteration reaches last.
-fn keys_collide(entries: &[(String, Value)], typed_keys: &[(String, KeyType)]) -> bool {
-    typed_keys.iter().any(|(name, t)| {
-        let all = entries.iter().filter(|(k, _)| k == name).count();
-        let same = typed_keys
-            .iter()
-            .filter(|(k, other)| k == name && other == t)
-            .count();
-        all != same
-    })
-}
 
 /// Assigns the entries in order: a duplicate key keeps its first position and its last value,
 /// as in goyaml v2.
