@@ -633,6 +633,14 @@ impl Reader {
         {
             self.tagged_value(text, suffix, pos)?;
         }
+        // Values only (this is never a key): a key `.inf` is the string ".inf".
+        if style == ScalarStyle::Plain
+            && tag.is_none()
+            && text.starts_with(['.', '+', '-'])
+            && resolve_plain(text) == Plain::NonFinite
+        {
+            return Err(err(pos, NON_FINITE));
+        }
         Ok(is_merge_key(text, style, tag))
     }
 
@@ -745,7 +753,7 @@ impl Reader {
                     f64::INFINITY
                 }))
             }
-            (None, _) if plain => self.plain_value(text, pos),
+            (None, _) if plain => self.plain_value(text, pos)?,
             (None, _) => Value::String(text.to_string()),
             (
                 Some(_),
@@ -761,8 +769,8 @@ impl Reader {
         })
     }
 
-    fn plain_value(&mut self, text: &str, pos: Pos) -> Value {
-        match resolve_plain(text) {
+    fn plain_value(&mut self, text: &str, pos: Pos) -> Result<Value, ReadError> {
+        Ok(match resolve_plain(text) {
             Plain::Null => Value::Null,
             Plain::Bool(b) => Value::Bool(b),
             Plain::Int(i) => Value::Number(i.into()),
@@ -776,14 +784,8 @@ impl Reader {
                 );
                 Value::String(text.to_string())
             }
-            Plain::NonFinite => {
-                self.hazard(
-                    pos,
-                    format!("the float `{text}`, which Kubernetes cannot convert to JSON"),
-                );
-                Value::String(text.to_string())
-            }
-        }
+            Plain::NonFinite => return Err(err(pos, NON_FINITE)),
+        })
     }
 
     fn tagged_value(&mut self, text: &str, suffix: &str, pos: Pos) -> Result<Value, ReadError> {
@@ -811,7 +813,7 @@ impl Reader {
             ("int", Plain::Int(_) | Plain::Uint(_) | Plain::BigInt)
             | ("float", Plain::Float(_) | Plain::NonFinite)
             | ("bool", Plain::Bool(_))
-            | ("null", Plain::Null) => self.plain_value(text, pos),
+            | ("null", Plain::Null) => self.plain_value(text, pos)?,
             ("float", Plain::Int(i)) => {
                 Number::from_f64(i as f64).map_or(Value::Null, Value::Number)
             }
@@ -821,7 +823,10 @@ impl Reader {
                 .and_then(Number::from_f64)
                 .map_or(Value::Null, Value::Number),
             _ => {
-                return Err(err(pos, &format!("cannot decode `{text}` as a !!{suffix}")));
+                return Err(err(
+                    pos,
+                    &format!("a scalar goyaml cannot decode as a !!{suffix} (Kubernetes rejects it)"),
+                ));
             }
         };
         Ok(value)
@@ -924,6 +929,9 @@ impl Reader {
         })
     }
 }
+
+const NON_FINITE: &str =
+    "a `.inf` or `.nan` value, which Kubernetes cannot convert to JSON (it rejects the document)";
 
 const KEY_NOT_SCALAR: &str = "a map key that is a list or a map, which Kubernetes rejects";
 
@@ -1031,6 +1039,13 @@ mod tests {
     }
 
     #[test]
+    fn deeper_leading_blank_lines_in_a_block_are_refused() {
+        // The one known difference, on the safe side: goyaml reads an empty block here.
+        let e = read_document("a: >\n     \n    x\n").unwrap_err();
+        assert!(e.message.contains("wrongly indented"), "{e}");
+    }
+
+    #[test]
     fn what_follows_a_document_end_is_ignored_as_goyaml_ignores_it() {
         for text in [
             "a: 1\n...\n%YAML 1.1\n",
@@ -1097,10 +1112,13 @@ mod tests {
 
     #[test]
     fn hazards_are_recorded_not_guessed() {
-        let parsed = read_document("a: 0xFFFFFFFFFFFFFFFFFF\nb: .inf\n").unwrap();
+        let parsed =
+            read_document("a: 0xFFFFFFFFFFFFFFFFFF\nb: 123456789012345678901234\n").unwrap();
         assert_eq!(parsed.hazards.len(), 2);
         assert_eq!(parsed.hazards[0].line, 1);
         assert_eq!(parsed.hazards[1].line, 2);
+        let e = read_document("a: 1\nb: [-.Inf]\n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (2, NON_FINITE));
     }
 
     #[test]
@@ -1200,6 +1218,8 @@ mod tests {
             "kind: A\nspec: {[1]: 2}\n",
             "kind: A\nspec: {a: &k [1], *k : 2}\n",
             "kind: A\nspec: {1.5: a, .inf: b}\n",
+            "kind: A\nspec: {a: .nan}\n",
+            "kind: A\nspec: [+.inf]\n",
             "kind: A\nspec: {a: \"x\\/y\"}\n",
             "kind: A\nspec: \"it\\'s\"\nmetadata: {n: \"\\'\"}\n",
             "kind: A\nmetadata: {a: &a1 x, b: {*a1: y}}\nspec: [-, *a1]\n",
