@@ -32,7 +32,7 @@ impl<'a> Prepared<'a> {
             edits: Vec::new(),
             shifts: Vec::new(),
         };
-        if original.contains([NEL, LS, PS]) || original.contains("\r\r\n") {
+        if needs_edits(original.as_bytes()) {
             let b = original.as_bytes();
             let crlf_at = |at: usize| b.get(at) == Some(&b'\r') && b.get(at + 1) == Some(&b'\n');
             prepared.edits = original
@@ -138,6 +138,27 @@ impl<'a> Prepared<'a> {
     pub fn has_separator(&self, start: usize, end: usize) -> bool {
         !self.edits.is_empty() && self.original_slice(start, end).contains([LS, PS])
     }
+}
+
+/// Whether the text holds a NEL, LS or PS, or a CR before a CR LF: one pass over the bytes,
+/// since most documents hold none and this runs on every one.
+fn needs_edits(b: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(p) = b[from..]
+        .iter()
+        .position(|&c| c == 0xc2 || c == 0xe2 || c == b'\r')
+    {
+        let at = from + p;
+        let next = |k: usize| b.get(at + k).copied();
+        match b[at] {
+            0xc2 if next(1) == Some(0x85) => return true,
+            0xe2 if next(1) == Some(0x80) && matches!(next(2), Some(0xa8 | 0xa9)) => return true,
+            b'\r' if next(1) == Some(b'\r') && next(2) == Some(b'\n') => return true,
+            _ => {}
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Where the text first holds a character goyaml's reader refuses ("control characters are

@@ -825,7 +825,9 @@ impl Reader {
             _ => {
                 return Err(err(
                     pos,
-                    &format!("a scalar goyaml cannot decode as a !!{suffix} (Kubernetes rejects it)"),
+                    &format!(
+                        "a scalar goyaml cannot decode as a !!{suffix} (Kubernetes rejects it)"
+                    ),
                 ));
             }
         };
