@@ -377,11 +377,7 @@ fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
                 let node = reader.scalar(&text, style, tag.as_deref(), pos)?;
                 reader.count(1, pos)?;
                 if anchor != 0 {
-                    if style == ScalarStyle::Plain
-                        && tag.is_none()
-                        && reader.at_key()
-                        && resolve_plain(&text) == Plain::NonFinite
-                    {
+                    if reader.at_key() && non_finite_key(&text, style, tag.as_deref()) {
                         // The key is the word; its alias as a value is a float JSON cannot hold.
                         reader.hazard(
                             pos,
@@ -564,6 +560,15 @@ fn core_suffix(tag: Option<&Tag>) -> Option<&str> {
     }
 }
 
+/// A `.inf`/`.nan` scalar that is a float to goyaml (plain and untagged, or tagged `!!float`).
+fn non_finite_key(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> bool {
+    let float = match tag {
+        None => style == ScalarStyle::Plain,
+        Some(_) => core_suffix(tag) == Some("float"),
+    };
+    float && resolve_plain(text) == Plain::NonFinite
+}
+
 /// goyaml's merge key: the text `<<`, plain and untagged, or with the non-specific tag `!`
 /// (quoted too: libyaml calls both "implicit"), or tagged `!!merge`. `!!merge foo` is the
 /// ordinary key `foo`.
@@ -744,7 +749,7 @@ impl Reader {
         let is_key = self.at_key();
         let value = match (tag, core_suffix) {
             // sigs.k8s.io/yaml writes a `.inf` or `.nan` key as that word.
-            (None, _) if plain && is_key && resolve_plain(text) == Plain::NonFinite => {
+            _ if is_key && non_finite_key(text, style, tag) => {
                 Value::String(go_float_key(if text.starts_with('-') {
                     f64::NEG_INFINITY
                 } else if text.ends_with(['n', 'N']) {
@@ -1219,7 +1224,7 @@ mod tests {
             "kind: A\nspec: {18446744073709551615: 1}\n",
             "kind: A\nspec: {[1]: 2}\n",
             "kind: A\nspec: {a: &k [1], *k : 2}\n",
-            "kind: A\nspec: {1.5: a, .inf: b}\n",
+            "kind: A\nspec: {1.5: a, .inf: b, !!float -.Inf: c}\n",
             "kind: A\nspec: {a: .nan}\n",
             "kind: A\nspec: [+.inf]\n",
             "kind: A\nspec: {a: \"x\\/y\"}\n",
