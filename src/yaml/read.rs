@@ -214,8 +214,9 @@ pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
     }
 }
 
-/// Reads the text as goyaml sees it (see [`lexical`]), respelling `\'` escapes as the
-/// parser reaches them.
+/// Reads the text as goyaml sees it (see [`lexical`]): control characters refused, NEL, LS
+/// and PS as line breaks, and the spellings goyaml takes and the parser refuses (`\'` in
+/// double quotes, `*a:`, `[-, x]`) respelled as the parser reaches them.
 fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     if let Some(at) = lexical::first_unprintable(text) {
         let before = &text[..at];
