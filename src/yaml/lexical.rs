@@ -140,14 +140,27 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Whether the text holds a NEL, LS or PS, or a CR before a CR LF: one pass over the bytes,
-/// since most documents hold none and this runs on every one.
+/// Bytes that may start something [`first_unprintable`] or [`needs_edits`] looks for: a
+/// table lookup per byte, so the common case (nothing found) costs one pass and no branches
+/// on the byte's value.
+const SUSPECT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b != 0x09 && b != 0x0a;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[0xc2] = true;
+    table[0xe2] = true;
+    table[0xef] = true;
+    table
+};
+
+/// Whether the text holds a NEL, LS or PS, or a CR before a CR LF.
 fn needs_edits(b: &[u8]) -> bool {
     let mut from = 0;
-    while let Some(p) = b[from..]
-        .iter()
-        .position(|&c| c == 0xc2 || c == 0xe2 || c == b'\r')
-    {
+    while let Some(p) = b[from..].iter().position(|&c| SUSPECT[usize::from(c)]) {
         let at = from + p;
         let next = |k: usize| b.get(at + k).copied();
         match b[at] {
@@ -166,18 +179,21 @@ fn needs_edits(b: &[u8]) -> bool {
 /// U+E000–U+FFFD and beyond U+FFFF. The YAML 1.2 parser lets DEL and the C1 controls through.
 pub fn first_unprintable(text: &str) -> Option<usize> {
     let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80.. if b[i] != 0xc2 && b[i] != 0xef => {}
+    let mut from = 0;
+    while let Some(p) = b[from..].iter().position(|&c| SUSPECT[usize::from(c)]) {
+        let at = from + p;
+        let next = |k: usize| b.get(at + k).copied().unwrap_or(0);
+        match b[at] {
+            b'\r' | 0xe2 => {}
             // U+0080–U+009F, except NEL.
-            0xc2 if (0x80..=0x9f).contains(&b[i + 1]) && b[i + 1] != 0x85 => return Some(i),
+            0xc2 if (0x80..=0x9f).contains(&next(1)) && next(1) != 0x85 => return Some(at),
+            0xc2 => {}
             // U+FFFE, U+FFFF.
-            0xef if b[i + 1] == 0xbf && matches!(b[i + 2], 0xbe | 0xbf) => return Some(i),
-            0xc2 | 0xef => {}
-            _ => return Some(i),
+            0xef if next(1) == 0xbf && matches!(next(2), 0xbe | 0xbf) => return Some(at),
+            0xef => {}
+            _ => return Some(at),
         }
-        i += 1;
+        from = at + 1;
     }
     None
 }
