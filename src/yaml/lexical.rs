@@ -198,6 +198,18 @@ pub fn first_unprintable(text: &str) -> Option<usize> {
     None
 }
 
+/// Where the text first holds a CR that is neither part of a CR LF nor before one (which
+/// Kubernetes' reader pairs with that LF).
+pub fn first_lone_cr(text: &str) -> Option<usize> {
+    if !text.contains('\r') {
+        return None;
+    }
+    let b = text.as_bytes();
+    (0..b.len()).find(|&i| {
+        b[i] == b'\r' && b.get(i + 1) != Some(&b'\n') && !b[i + 1..].starts_with(b"\r\n")
+    })
+}
+
 /// What [`Prepared::respell`] looks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Respell {

@@ -219,11 +219,10 @@ pub fn read_document_head(text: &str) -> Result<Parsed, ReadError> {
 /// double quotes, `*a:`, `[-, x]`) respelled as the parser reaches them.
 fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     if let Some(at) = lexical::first_unprintable(text) {
-        let before = &text[..at];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let (line, column) = line_and_column(text, at);
         return Err(Stop::Error(ReadError {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
+            line,
+            column,
             message: "a control character, which Kubernetes does not allow in YAML".into(),
         }));
     }
@@ -232,6 +231,20 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
     let mut respellings = 0;
     loop {
         match read_prepared(&prepared, head_only) {
+            Ok(mut parsed) => {
+                if let Some(at) = lexical::first_lone_cr(text) {
+                    let (line, column) = line_and_column(text, at);
+                    parsed.hazards.insert(
+                        0,
+                        Hazard {
+                            line,
+                            column,
+                            what: "a carriage return that is not part of a CR LF, a line break to Kubernetes whose every effect pulse-harden does not model".into(),
+                        },
+                    );
+                }
+                return Ok(parsed);
+            }
             Err(Stop::Respell(at, what, error)) => {
                 respellings += 1;
                 if respellings > MAX_RESPELLINGS || !prepared.respell(at, what) {
@@ -241,6 +254,16 @@ fn read(text: &str, head_only: bool) -> Result<Parsed, Stop> {
             other => return other,
         }
     }
+}
+
+/// The 1-based line and column of a byte offset.
+fn line_and_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 fn read_prepared(prepared: &Prepared, head_only: bool) -> Result<Parsed, Stop> {
@@ -1044,6 +1067,16 @@ mod tests {
             assert!(read_document(bad).is_err(), "{bad:?}");
         }
         assert_eq!(read("a: |\n  x\n  \ty\n"), json!({"a": "x\n\ty\n"}));
+    }
+
+    #[test]
+    fn lone_carriage_returns_are_hazards() {
+        let parsed = read_document("a: 'x\ry'\n").unwrap();
+        assert_eq!(parsed.hazards.len(), 1);
+        assert_eq!((parsed.hazards[0].line, parsed.hazards[0].column), (1, 6));
+        for text in ["a: x\r\nb: y\r\n", "a: 'x\r\r\n  y'\n"] {
+            assert!(read_document(text).unwrap().hazards.is_empty(), "{text:?}");
+        }
     }
 
     #[test]
