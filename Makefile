@@ -62,7 +62,7 @@ bless: ## regenerate golden expectations (review the diff before committing)
 	BLESS=1 $(CARGO) test --test golden --test report
 	BLESS=1 $(CARGO) test --test seeds each_profile_changes_only_what_it_is_for
 
-FUZZ_TARGETS := stream_roundtrip patchfile_parse engine
+FUZZ_TARGETS := stream_roundtrip patchfile_parse engine goyaml_differential
 FUZZ_TIME ?= 60
 # cargo-fuzz needs nightly-only compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
 FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
@@ -70,11 +70,11 @@ FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 fuzz-install: ## install cargo-fuzz (libFuzzer driver) from crates.io
 	$(CARGO) install --locked cargo-fuzz
 
-fuzz: ## fuzz every target for FUZZ_TIME seconds each (default 60), seeded, from fuzz/seeds
+fuzz: oracle ## fuzz every target for FUZZ_TIME seconds each (default 60), seeded, from fuzz/seeds
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p fuzz/corpus/$$t && \
 		echo "== fuzz $$t for $(FUZZ_TIME)s" && \
-		$(FUZZ) run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+		GOYAML_ORACLE=$(TOOLS)/goyaml-oracle $(FUZZ) run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
 			-seed=1 -max_total_time=$(FUZZ_TIME) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
 			|| exit 1; \
 	done

@@ -32,6 +32,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `../shared` next to the repository, or `$SHARED` (a git worktree lives elsewhere).
+fn shared() -> PathBuf {
+    std::env::var_os("SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"))
+}
+
 fn oracle() -> PathBuf {
     let path = std::env::var_os("GOYAML_ORACLE")
         .map(PathBuf::from)
@@ -46,10 +53,7 @@ fn oracle() -> PathBuf {
 
 fn streams() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in [
-        root().join("tests/fidelity"),
-        root().join("../shared/corpus"),
-    ] {
+    for dir in [root().join("tests/fidelity"), shared().join("corpus")] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             panic!("missing {}", dir.display());
         };

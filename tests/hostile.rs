@@ -345,41 +345,50 @@ fn duplicate_keys_mean_what_they_mean_to_kubernetes() {
 }
 
 #[test]
-fn keys_that_are_not_strings_are_never_rewritten() {
-    // goyaml rejects a list or map as a key ("invalid map key"); we pass the document through
-    // untouched (the cluster will reject it as it would have) and refuse to re-emit it. (The
-    // position is where the key ends: collections are located by their closing event.)
+fn keys_kubernetes_rejects_are_refused_and_others_become_strings() {
+    // sigs.k8s.io/yaml rejects a list, map or null key and an integer beyond the signed 64-bit
+    // range: the stream is refused, touched or not, as the cluster would refuse it. (The
+    // position of a collection is where it ends: collections are located by their closing
+    // event.)
     for (input, at, what) in [
         (
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  ? [1, 2]\n  : x\n",
             "line 4, column 10",
-            "a map key that is a list, not a string",
+            "a map key that is a list or a map",
         ),
         (
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  {a: 1}: y\n",
             "line 4, column 8",
-            "a map key that is a map, not a string",
+            "a map key that is a list or a map",
         ),
         (
-            "apiVersion: v1\nkind: ConfigMap\ndata:\n  1.5: z\n",
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  ~: z\n",
             "line 4, column 3",
-            "a map key that is a float, not a string",
+            "a map key that is null",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  18446744073709551615: z\n",
+            "line 4, column 3",
+            "a map key that is an integer beyond the signed 64-bit range",
         ),
     ] {
-        let r = run(input.as_bytes(), None);
-        r.assert_success();
-        assert_eq!(r.stdout, input.as_bytes());
-        let r = run(input.as_bytes(), Some(LABEL_PATCH));
-        r.assert_clear_error(&["cannot rewrite input document 1", at, what]);
+        for patch in [None, Some(LABEL_PATCH)] {
+            let r = run(input.as_bytes(), patch);
+            r.assert_clear_error(&["input document 1", at, what]);
+        }
     }
-    // Integer and boolean keys are strings to Kubernetes (sigs.k8s.io/yaml).
+    // Integer, boolean and float keys are strings to Kubernetes (sigs.k8s.io/yaml; a float as
+    // Go formats a float32).
     let r = run(
-        b"apiVersion: v1\nkind: ConfigMap\ndata:\n  8080: a\n  yes: b\n",
+        b"apiVersion: v1\nkind: ConfigMap\ndata:\n  8080: a\n  yes: b\n  1.5: c\n  1e7: d\n",
         Some(LABEL_PATCH),
     );
     r.assert_success();
     let out = String::from_utf8(r.stdout).unwrap();
-    assert!(out.contains("\"8080\": a\n  \"true\": b\n"), "{out}");
+    assert!(
+        out.contains("\"8080\": a\n  \"true\": b\n  \"1.5\": c\n  \"1e+07\": d\n"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -224,7 +224,7 @@ fn a_patch_directory_applies_its_files_in_name_order() {
 }
 
 /// A patch directory is read as a tree: sub-directories too, in path order; YAML files of
-/// other kinds (a kustomization, an example manifest) are skipped and named in the report;
+/// other kinds (a values file, an example manifest) are skipped and named in the report;
 /// hidden directories are not read; a file that is not YAML is an error with its position.
 #[test]
 fn a_patch_directory_tree_loads_patch_sets_and_notes_other_files() {
@@ -238,10 +238,7 @@ fn a_patch_directory_tree_loads_patch_sets_and_notes_other_files() {
             "20-team/examples/deployment.yaml",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n".to_string(),
         ),
-        (
-            "kustomization.yaml",
-            "resources: [deployment.yaml]\n".to_string(),
-        ),
+        ("values.yaml", "replicaCount: 2\n".to_string()),
         (".git/config.yaml", "not: [read\n".to_string()),
         (
             "20-team/examples/two.yaml",
@@ -283,7 +280,7 @@ fn a_patch_directory_tree_loads_patch_sets_and_notes_other_files() {
             "\nFiles in patch directories that were not loaded:
   patches/20-team/examples/deployment.yaml: not loaded, `kind: Deployment` is not a kind pulse-harden reads
   patches/20-team/examples/two.yaml: not loaded, `kind: ConfigMap` is not a kind pulse-harden reads
-  patches/kustomization.yaml: not loaded, it has no `kind`
+  patches/values.yaml: not loaded, it has no `kind`
 "
         ),
         "{report}"
@@ -311,11 +308,11 @@ fn a_patch_directory_tree_loads_patch_sets_and_notes_other_files() {
     );
 
     // Named on its own, a file must be a patch set.
-    let out = run(&["-p", "patches/kustomization.yaml", "-f", "in.yaml"]);
+    let out = run(&["-p", "patches/values.yaml", "-f", "in.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "pulse-harden: error: patches/kustomization.yaml:1:1: unknown field `resources`, expected one of apiVersion, kind, metadata, podTemplates, steps\n"
+        "pulse-harden: error: patches/values.yaml:1:1: unknown field `replicaCount`, expected one of apiVersion, kind, metadata, podTemplates, steps\n"
     );
 
     // A file that is not YAML may be a broken patch set: an error, not a skip.

@@ -343,9 +343,9 @@ fn the_report_names_each_kustomization_entry_and_says_resources_are_not_read() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     for line in [
         "kustomization.yaml: patches[0]",
-        // kustomize puts the patch's new elements first.
-        "/spec/template/spec/containers/0/env/0/name: \"A\" → \"B\"",
-        "/spec/template/spec/containers/0/env/1: absent → {\"name\":\"A\",\"value\":\"1\"}",
+        // kustomize puts the patch's new elements first; the report shows a list whose
+        // elements moved as one change, with its true before and after.
+        "/spec/template/spec/containers/0/env: [{\"name\":\"A\",\"value\":\"1\"}] → [{\"name\":\"B\",\"value\":\"2\"},{\"name\":\"A\",\"value\":\"1\"}]",
         "kustomization.yaml: images",
         "/spec/template/spec/containers/0/image: \"nginx:1.27\" → \"nginx:1.28\"",
         "Notes:\n",

@@ -276,7 +276,7 @@ fn step(i: usize, action: usize, value: &str, select: &str, if_absent: bool) -> 
         9 => return built_in(i, select, "    hardenContainers: {}\n"),
         10 => return built_in(i, select, "    setImagePullPolicy: {policy: IfNotPresent}\n"),
         11 => return built_in(i, select, "    generatePodDisruptionBudgets: {}\n"),
-        12 => return built_in(i, select, &format!("    addMetadata: {{labels: {{step-{i}: \"on\"}}, podTemplates: true}}\n")),
+        12 => return built_in(i, select, &format!("    addMetadata: {{annotations: {{step-{i}: \"on\"}}, podTemplates: true}}\n")),
         // A guard that fails on every resource it selects, with the default `onFailure: error`.
         _ => return format!("  - name: guard-{i}\n    select: {select}\n    jsonPatch:\n      - {{op: test, path: /metadata/name, value: no-such-name}}\n"),
     };

@@ -5,6 +5,7 @@
 //! something else, and every written document is read back and compared before it is used.
 
 mod emit;
+mod lexical;
 mod read;
 mod resolve;
 
