@@ -19,11 +19,12 @@ pub fn map<R: Send>(sizes: &[usize], work: impl Fn(usize) -> R + Sync) -> Vec<R>
     let mut order: Vec<usize> = (0..sizes.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
     let next = AtomicUsize::new(0);
+    let workers = threads.min(sizes.len());
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(sizes.len()))
+        let workers: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut done = Vec::new();
+                    let mut done = Vec::with_capacity(sizes.len() / workers + 1);
                     while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                         done.push((i, work(i)));
                     }
@@ -31,13 +32,15 @@ pub fn map<R: Send>(sizes: &[usize], work: impl Fn(usize) -> R + Sync) -> Vec<R>
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
+        // Sized once: the results of every thread are held twice only while each is moved.
+        let mut results = Vec::with_capacity(sizes.len());
+        for w in workers {
+            results.extend(
                 w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        results
     });
     results.sort_unstable_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()

@@ -193,6 +193,8 @@ impl StreamIndex {
                     index.add(i, m);
                 }
             }
+            // Every document was looked at; those not filed are no budgets.
+            index.filed = stream.len();
             index
         })
     }
@@ -206,7 +208,7 @@ pub struct SelectorIndex {
     by_label: HashMap<(String, String, String), Vec<usize>>,
     unlabelled: HashMap<String, Vec<usize>>,
     by_name: HashMap<(String, String), Vec<usize>>,
-    /// How many documents were filed: positions `0..filed`, one each.
+    /// How many documents were looked at: positions `0..filed`.
     filed: usize,
 }
 
