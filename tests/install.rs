@@ -190,6 +190,8 @@ fn make_install_plugin(home: &HelmHome, checkout: &Path, path: &Path) -> Command
     .unwrap();
     make.env("PATH", path)
         .env_remove("MAKEFLAGS")
+        .env_remove("MAKELEVEL")
+        .env_remove("MFLAGS")
         .arg("-C")
         .arg(checkout)
         .arg("install-plugin")
@@ -277,6 +279,8 @@ fn readme_install_steps_keep_helm3_plugins_loading() {
 fn make_example_writes_only_yaml_to_stdout() {
     let mut make = Command::new("make");
     make.env_remove("MAKEFLAGS")
+        .env_remove("MAKELEVEL")
+        .env_remove("MFLAGS")
         .current_dir(make_checkout())
         .arg("example");
     let out = with_cheap_release_build(&mut make).output().unwrap();
@@ -300,6 +304,8 @@ fn make_test_names_what_is_missing_before_doing_anything() {
     let mut make = Command::new("make");
     let out = fails(
         make.env_remove("MAKEFLAGS")
+            .env_remove("MAKELEVEL")
+            .env_remove("MFLAGS")
             .current_dir(make_checkout())
             .arg("test")
             .arg(format!("SHARED={}", missing.display())),
