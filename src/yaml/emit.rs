@@ -1,5 +1,6 @@
 //! Writes a changed document back as YAML, and proves it reads back as the same value.
 
+use super::direct::emit_direct;
 use super::read::{read_document, reads_as};
 use anyhow::{Result, bail};
 use serde::{Serialize, Serializer};
@@ -8,11 +9,24 @@ use serde_saphyr::{DoubleQuoted, SerializerOptions};
 
 /// Emits `value` as one YAML document (no `---`), ending with a newline.
 ///
+/// The common shape is written directly ([`emit_direct`]), where every scalar's reading is
+/// known by construction (and, in debug builds and so in every test, checked by reading it
+/// back all the same). Everything else goes to the YAML writer ([`emit_with_writer`]).
+pub fn emit(value: &Value) -> Result<String> {
+    if let Some(text) = emit_direct(value) {
+        debug_assert!(reads_as(&text, value), "direct emit misread: {text}");
+        return Ok(text);
+    }
+    emit_with_writer(value)
+}
+
+/// Emits `value` with the YAML writer (serde-saphyr).
+///
 /// The text is read back with the Kubernetes reader (goyaml v2's rules, which refuse some
 /// text the YAML 1.2 writer would produce) and must equal `value`; if the default style does
 /// not survive (an unforeseen plain scalar), every string is quoted instead; if that fails
 /// too, nothing is emitted.
-pub fn emit(value: &Value) -> Result<String> {
+pub fn emit_with_writer(value: &Value) -> Result<String> {
     let mut readable = SerializerOptions::default();
     // A long one-line string stays on one line (annotations holding JSON, for example).
     readable.folded_wrap_chars = usize::MAX;

@@ -4,12 +4,14 @@
 //! serde-saphyr, whose emitter quotes every string a YAML 1.1 reader could mistake for
 //! something else, and every written document is read back and compared before it is used.
 
+mod direct;
 mod emit;
 mod lexical;
 mod read;
 mod resolve;
 
-pub use emit::emit;
+pub use direct::emit_direct;
+pub use emit::{emit, emit_with_writer};
 pub use read::{
     Hazard, MAX_DEPTH, Parsed, ReadError, WantsAll, read_document, read_document_head,
     read_document_head_unless,
