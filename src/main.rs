@@ -64,8 +64,14 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     loaded.extend(given);
 
     let input = read_input(args.input.as_deref())?;
-    // Documents a step will read whole are read whole at once: one parse each.
-    let mut stream = stream::read_for(input, &pipeline::wants_whole(&loaded.sets))?;
+    // A run whose every step reads only its own resource streams: each document is read,
+    // changed and emitted on its way (`pipeline::run_streaming`). Otherwise the whole stream
+    // is read first; documents a step will read whole are read whole at once, one parse each.
+    let streams = pipeline::streams(&loaded.sets);
+    let mut stream = match streams {
+        true => stream::split_unread(input)?,
+        false => stream::read_for(input, &pipeline::wants_whole(&loaded.sets))?,
+    };
     // Every error from here on may stem from a document: it passes the scrub, so that no
     // Secret or ConfigMap data value can reach stderr or the Helm log.
     let images = KnownUsers::new(loaded.image_users);
@@ -90,7 +96,10 @@ fn harden_stream(
     skipped_files: Vec<String>,
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    let mut report = pipeline::run_with_image_users(&mut stream.manifests, sets, images)?;
+    let mut report = match pipeline::streams(sets) {
+        true => pipeline::run_streaming(&mut stream.manifests, sets, images, args.report.diff)?,
+        false => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
+    };
     report.skipped_files = skipped_files;
     let resources = render::Inputs::of(&stream.manifests).resources;
     if resources == 0 && args.report.require_resources {

@@ -21,7 +21,7 @@ pub struct Manifest {
     /// 1-based line of the stream where the document's text starts.
     pub line: usize,
     /// The `---` line that opened it (empty for a first document without one).
-    pub separator: String,
+    pub separator: Raw,
     /// The document's text as it came in.
     pub raw: Raw,
     /// The parsed document; `None` for empty, comment-only and `null` documents. Until
@@ -38,6 +38,10 @@ pub struct Manifest {
     /// The position of this resource in the `items` of its List while the pipeline runs
     /// (see [`crate::lists`]); `None` for a document of the stream.
     pub list_item: Option<usize>,
+    /// The text a streaming run emitted for this document as it went, or why it could not
+    /// (see [`crate::pipeline::run_streaming`]): `Some(Ok(None))` for a document that became
+    /// empty. The value may then hold only the head.
+    pub emitted: Option<Result<Option<String>, String>>,
 }
 
 impl Manifest {
@@ -47,7 +51,7 @@ impl Manifest {
         Manifest {
             index,
             line: 0,
-            separator: String::new(),
+            separator: Raw::default(),
             raw: Raw::default(),
             value: Some(value),
             complete: true,
@@ -55,7 +59,37 @@ impl Manifest {
             hazards: Vec::new(),
             generated: false,
             list_item: None,
+            emitted: None,
         }
+    }
+
+    /// Puts a step's change into the value, keeping the value before the first change.
+    pub fn change(&mut self, change: crate::pipeline::Changed) {
+        if change.at.is_empty() {
+            let old = self.value.replace(change.value);
+            if self.before_change.is_none() {
+                self.before_change = old;
+            }
+            return;
+        }
+        let Some(value) = &mut self.value else {
+            return;
+        };
+        if self.before_change.is_none() {
+            self.before_change = Some(value.clone());
+        }
+        if let Some(slot) = value.pointer_mut(&change.at) {
+            *slot = change.value;
+        }
+    }
+
+    /// Takes the result of [`crate::stream::read_head`] on this document.
+    pub fn take_read(&mut self, read: Result<yaml::Parsed, yaml::ReadError>) -> Result<()> {
+        let parsed = read.map_err(|e| self.read_error(e))?;
+        self.value = parsed.value;
+        self.hazards = parsed.hazards;
+        self.complete = parsed.complete;
+        Ok(())
     }
 
     /// Reads the whole document when only its head was read.

@@ -7,12 +7,13 @@ use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, sour
 use crate::parallel;
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
-use crate::report::{self, Entry, Report, StepResult};
+use crate::report::{self, Entry, Report, StepResult, redact};
 use crate::transforms::{Context, Outcome, SelectorIndex, StreamIndex, StreamReads};
 use crate::yaml;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
     run_with_image_users(manifests, sets, &NO_IMAGE_USERS)
@@ -54,7 +55,10 @@ pub fn run_with_image_users(
             // few megabytes rather than a second copy of the stream. (Such a step generates
             // no documents; were one generated, the loop computes the rest itself, so that
             // every resource sees what the step generated before it.)
-            let local = step.action.reads_stream() == StreamReads::Nothing;
+            let local = matches!(
+                step.action.reads_stream(),
+                StreamReads::Nothing | StreamReads::Heads
+            );
             let sizes: Vec<usize> = match local {
                 true => (manifests.iter())
                     .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
@@ -82,7 +86,7 @@ pub fn run_with_image_users(
                                 images,
                                 index: &index,
                             };
-                            apply_step(set, step, m, around)
+                            apply_step(set, step, m, around).map(|a| whole_resource(a, m))
                         })
                     })
                     .into_iter();
@@ -99,19 +103,15 @@ pub fn run_with_image_users(
                 } else if let Some(applied) = done_ahead {
                     applied?
                 } else {
-                    apply_step(
-                        set,
-                        step,
-                        m,
-                        Around {
-                            stream: manifests,
-                            generated: &generated,
-                            generated_selectors: &generated_selectors,
-                            templates,
-                            images,
-                            index: &index,
-                        },
-                    )?
+                    let around = Around {
+                        stream: manifests,
+                        generated: &generated,
+                        generated_selectors: &generated_selectors,
+                        templates,
+                        images,
+                        index: &index,
+                    };
+                    whole_resource(apply_step(set, step, m, around)?, m)
                 };
                 report.entries.push(Entry {
                     resource: m.id(),
@@ -153,14 +153,10 @@ pub fn run_with_image_users(
                         owners.push(i);
                     }
                 }
-                if let Some(value) = new_value {
+                if let Some(change) = new_value {
                     // The index of resource ids no longer holds if a step renamed one.
                     ids = None;
-                    let m = &mut manifests[i];
-                    if m.before_change.is_none() {
-                        m.before_change = m.value.take();
-                    }
-                    m.value = Some(value);
+                    manifests[i].change(change);
                 }
             }
             if matched == 0 {
@@ -173,6 +169,280 @@ pub fn run_with_image_users(
     }
     lists::close(manifests, lists);
     Ok(report)
+}
+
+/// Whether the run can go document by document ([`run_streaming`]): every step changes a
+/// resource from that resource alone (`StreamReads::Nothing`), so no step waits for the rest
+/// of the stream to be read.
+pub fn streams(sets: &[PatchSet]) -> bool {
+    (sets.iter().flat_map(|set| &set.steps))
+        .all(|step| step.action.reads_stream() == StreamReads::Nothing)
+}
+
+/// How much text one block of a streaming run holds: its documents are read, put through
+/// every step and emitted together, on every core, before the next block is read.
+const STREAM_BLOCK_BYTES: usize = 512 << 10;
+
+/// [`run_with_image_users`] for a run that [`streams`], over documents
+/// [`crate::stream::split_unread`] left unread. A block of documents at a time, each document
+/// is read (whole if a step wants it), put through every step of every set in order, and
+/// emitted (into `Manifest::emitted`, an error there kept for the writer to report, as
+/// [`crate::stream::render`] would). Then, unless `keep_values` (for `--diff`), it keeps only
+/// its head: memory holds the input, the output and one block, not the stream parsed.
+/// Secret and ConfigMap data and Lists stay whole (errors are scrubbed of data values; Lists
+/// count their items).
+///
+/// The outcome is [`run_with_image_users`]'s: report entries in step order, and the error a
+/// run step by step would end with (the first read error, else the first step's first).
+pub fn run_streaming(
+    manifests: &mut Vec<Manifest>,
+    sets: &[PatchSet],
+    images: &KnownUsers,
+    keep_values: bool,
+) -> Result<Report> {
+    let run = Streamed {
+        templates: pod_templates(sets),
+        wanted: Box::new(wants_whole(sets)),
+        steps: (sets.iter())
+            .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
+            .map(|(set, step)| (set, step, format!("{}: {}", set.origin, step.name)))
+            .collect(),
+        images,
+        keep_values,
+    };
+    let mut by_step: Vec<Vec<Entry>> = run.steps.iter().map(|_| Vec::new()).collect();
+    let mut matched = vec![0usize; run.steps.len()];
+    // The error to end with: (0, 0, document) for a read error, (1, step, document) for a
+    // step's, the least of them (see above).
+    let mut failure: Option<((u8, usize, usize), anyhow::Error)> = None;
+    let sizes: Vec<usize> = manifests.iter().map(|m| m.raw.len().max(1)).collect();
+    let mut unread = std::mem::take(manifests).into_iter();
+    manifests.reserve(sizes.len());
+    let mut start = 0;
+    while start < sizes.len() {
+        let end = block_after_bytes(&sizes, start, STREAM_BLOCK_BYTES);
+        let block: Vec<Mutex<Option<Manifest>>> = (&mut unread)
+            .take(end - start)
+            .map(|m| Mutex::new(Some(m)))
+            .collect();
+        let done = parallel::map(&sizes[start..end], |k| {
+            let m = block[k].lock().ok().and_then(|mut m| m.take());
+            m.map(|m| run.document(m))
+        });
+        for (position, done) in (start..).zip(done) {
+            let Some(done) = done else {
+                bail!("internal error: document {} was not run", position + 1);
+            };
+            for (k, entry) in done.entries {
+                matched[k] += 1;
+                by_step[k].push(entry);
+            }
+            if let Some((rank, step, e)) = done.error
+                && failure
+                    .as_ref()
+                    .is_none_or(|(least, _)| (rank, step, position) < *least)
+            {
+                failure = Some(((rank, step, position), e));
+            }
+            manifests.push(done.manifest);
+        }
+        // A read error ends the run: none can come before it any more.
+        if let Some(((0, ..), _)) = &failure {
+            break;
+        }
+        start = end;
+    }
+    if let Some((_, e)) = failure {
+        return Err(e);
+    }
+    let mut report = Report {
+        notes: sets.iter().flat_map(|s| s.notes.iter().cloned()).collect(),
+        ..Report::default()
+    };
+    for ((entries, matched), (_, _, step_id)) in by_step.into_iter().zip(matched).zip(&run.steps) {
+        if matched == 0 {
+            report.unmatched_steps.push(step_id.clone());
+        }
+        report.entries.extend(entries);
+    }
+    Ok(report)
+}
+
+/// The end of the block of documents that starts at `start` and holds about `bytes`.
+fn block_after_bytes(sizes: &[usize], start: usize, bytes: usize) -> usize {
+    let mut held = 0;
+    let mut end = start;
+    while end < sizes.len() && (end == start || held < bytes) {
+        held += sizes[end];
+        end += 1;
+    }
+    end
+}
+
+/// What a streaming run needs for each document.
+struct Streamed<'a> {
+    templates: Vec<PodTemplatePath>,
+    wanted: Box<dyn Fn(&Manifest) -> bool + Sync + 'a>,
+    /// Every step of every set in order, with the name reports give it.
+    steps: Vec<(&'a PatchSet, &'a Step, String)>,
+    images: &'a KnownUsers,
+    keep_values: bool,
+}
+
+/// One document after a streaming run: its report entries (by step), and the error it ended
+/// with: (0, 0) read, (1, step) a step's.
+struct DoneDocument {
+    manifest: Manifest,
+    entries: Vec<(usize, Entry)>,
+    error: Option<(u8, usize, anyhow::Error)>,
+}
+
+impl Streamed<'_> {
+    fn document(&self, mut m: Manifest) -> DoneDocument {
+        let mut entries = Vec::new();
+        let read = crate::stream::read_head(&m, &*self.wanted);
+        if let Err(e) = m.take_read(read) {
+            let error = Some((0, 0, e));
+            return DoneDocument {
+                manifest: m,
+                entries,
+                error,
+            };
+        }
+        // A List is opened into its items, as `run_with_image_users` does for the stream.
+        let mut docs = vec![m];
+        let opened = match lists::open(&mut docs) {
+            Ok(opened) => opened,
+            Err(e) => return self.failed(docs, entries, (0, 0, e)),
+        };
+        for d in docs.iter_mut() {
+            if !d.complete
+                && (self.wanted)(d)
+                && let Err(e) = d.read_fully()
+            {
+                return self.failed(docs, entries, (0, 0, e));
+            }
+        }
+        let none = SelectorIndex::default();
+        let index = StreamIndex::default();
+        for (k, (set, step, step_id)) in self.steps.iter().enumerate() {
+            for d in docs.iter_mut() {
+                if !selects(step, d) {
+                    continue;
+                }
+                let (result, new_value, new_docs) = if d.opted_out_of(&step.name) {
+                    let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
+                    (StepResult::Skipped { reason }, None, Vec::new())
+                } else {
+                    let around = Around {
+                        stream: &[],
+                        generated: &[],
+                        generated_selectors: &none,
+                        templates: &self.templates,
+                        images: self.images,
+                        index: &index,
+                    };
+                    match apply_step(set, step, d, around) {
+                        Ok(applied) => applied,
+                        Err(e) => return self.failed(docs, entries, (1, k, e)),
+                    }
+                };
+                if !new_docs.is_empty() {
+                    let e = anyhow!("{step_id}: generated a document in a streaming run (a bug)");
+                    return self.failed(docs, entries, (1, k, e));
+                }
+                let entry = Entry {
+                    resource: d.id(),
+                    document: d.index,
+                    step: step_id.clone(),
+                    result,
+                };
+                entries.push((k, entry));
+                if let Some(change) = new_value {
+                    d.change(change);
+                }
+            }
+        }
+        lists::close(&mut docs, opened);
+        let Some(mut m) = docs.pop() else {
+            let e = anyhow!("internal error: a document was lost");
+            return DoneDocument {
+                manifest: Manifest::from_value(0, Value::Null),
+                entries,
+                error: Some((0, 0, e)),
+            };
+        };
+        if m.is_changed() {
+            let text = crate::stream::emit_document(&m);
+            let text =
+                text.map(|text| text.map(|text| crate::stream::with_line_endings_of(&m, text)));
+            m.emitted = Some(text.map_err(|e| format!("{e:#}")));
+        }
+        if !self.keep_values {
+            keep_only_what_is_needed(&mut m);
+        }
+        DoneDocument {
+            manifest: m,
+            entries,
+            error: None,
+        }
+    }
+
+    /// A document whose run ended with `error`: the List its items came from, if any.
+    fn failed(
+        &self,
+        mut docs: Vec<Manifest>,
+        entries: Vec<(usize, Entry)>,
+        error: (u8, usize, anyhow::Error),
+    ) -> DoneDocument {
+        docs.truncate(1);
+        let manifest = docs
+            .pop()
+            .unwrap_or_else(|| Manifest::from_value(0, Value::Null));
+        DoneDocument {
+            manifest,
+            entries,
+            error: Some(error),
+        }
+    }
+}
+
+/// After a streaming run emitted a document: its head is all that is read of it later (ids,
+/// kinds, counts), except for Secret and ConfigMap data, which error messages are scrubbed
+/// of, and a List, whose items are counted.
+fn keep_only_what_is_needed(m: &mut Manifest) {
+    let keep = (m.value.as_ref()).is_some_and(|v| lists::is_list(v) || redact::is_hidden(v, ""));
+    if keep {
+        return;
+    }
+    m.before_change = None;
+    if let Some(Value::Object(map)) = &mut m.value {
+        map.retain(|key, _| HEAD_KEYS.contains(&key.as_str()));
+        m.complete = false;
+    }
+}
+
+/// The top-level keys a document's head holds: what selectors and reports look at.
+const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+
+/// The step's change as a whole new resource, made where the step ran (on a worker, for a
+/// local step): the stream then keeps the resource before and after, and the main thread,
+/// which only swaps them, allocates nothing (what a thread allocates stays in its arena).
+fn whole_resource((result, change, generated): Applied, m: &Manifest) -> Applied {
+    let change = change.map(|change| match (change.at.is_empty(), &m.value) {
+        (false, Some(resource)) => {
+            let mut value = resource.clone();
+            if let Some(slot) = value.pointer_mut(&change.at) {
+                *slot = change.value;
+            }
+            Changed {
+                at: String::new(),
+                value,
+            }
+        }
+        _ => change,
+    });
+    (result, change, generated)
 }
 
 /// A transform must generate a whole resource: Helm 4 rejects a document without
@@ -217,7 +487,7 @@ pub fn wants_whole(sets: &[PatchSet]) -> impl Fn(&Manifest) -> bool + Sync + '_ 
     let mut kinds: Vec<&str> = Vec::new();
     for (_, step) in steps() {
         match step.action.reads_stream() {
-            StreamReads::Nothing => {}
+            StreamReads::Nothing | StreamReads::Heads => {}
             StreamReads::Kinds(read) => kinds.extend(read),
             StreamReads::Everything => everything = true,
         }
@@ -365,9 +635,18 @@ fn generated_document(owner: &Manifest, mut value: Value) -> Manifest {
     doc
 }
 
-/// What a step did to one resource: the report entry, the new value if it changed, and the
-/// documents it generated.
-type Applied = (StepResult, Option<Value>, Vec<Value>);
+/// What a step did to one resource: the report entry, the new value of the part it changed
+/// if it changed it, and the documents it generated.
+type Applied = (StepResult, Option<Changed>, Vec<Value>);
+
+/// The new value of the part of a resource a step works on: the whole resource, or for a
+/// pod-level step its pod spec (copying only that part is what lets a step change a
+/// resource all or nothing at the cost of its pod spec).
+pub struct Changed {
+    /// A JSON pointer into the resource ("" for all of it).
+    pub at: String,
+    pub value: Value,
+}
 
 /// What the action said about each target of one resource.
 #[derive(Default)]
@@ -408,20 +687,26 @@ struct Around<'a> {
 
 fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Result<Applied> {
     let templates = around.templates;
-    let Some(before) = &m.value else {
+    let Some(resource) = &m.value else {
         let reason = "empty document".into();
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     };
-    let has_pod = || {
-        pod::template_path(m.kind(), m.group(), templates)
-            .and_then(|path| before.pointer(&format!("{path}/spec")))
-            .is_some_and(Value::is_object)
+    // A step that acts inside the pod works on (a copy of) the pod spec alone.
+    let spec_at = (pod::template_path(m.kind(), m.group(), templates))
+        .map(|path| format!("{path}/spec"))
+        .filter(|at| resource.pointer(at).is_some_and(Value::is_object));
+    let at = match step.target {
+        Target::Resource => String::new(),
+        Target::PodSpec | Target::Containers => spec_at.clone().unwrap_or_default(),
     };
-    if needs_pod(step) && !has_pod() {
+    if needs_pod(step) && spec_at.is_none() {
         // Without a pod there is nothing to do: skip the copy and compare of the resource.
         let reason = format!("{} has no pod template", m.kind());
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     }
+    let Some(before) = resource.pointer(&at) else {
+        bail!("internal error: {} lost its pod spec", m.id());
+    };
     let mut working = before.clone();
     let notes = match apply_to_targets(step, m, around, &mut working) {
         Ok(notes) => notes,
@@ -459,7 +744,8 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
         let reason = conflicts.into_iter().next().unwrap_or_default();
         return Ok((StepResult::Conflict { reason }, None, Vec::new()));
     }
-    if working == *before {
+    let changes = report::changes_at(&at, resource, before, &working);
+    if changes.is_empty() {
         let result = if let Some(reason) = conflicts.into_iter().next() {
             StepResult::Conflict { reason }
         } else if !notes.generated.is_empty() {
@@ -471,25 +757,20 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
         };
         return Ok((result, None, notes.generated));
     }
-    let changes = report::changes(before, &working);
     Ok((
         StepResult::Changed {
             changes,
             conflicts,
             notes: notes.notes,
         },
-        Some(working),
+        Some(Changed { at, value: working }),
         notes.generated,
     ))
 }
 
-/// Applies the step's action to each of its targets inside one resource.
-fn apply_to_targets(
-    step: &Step,
-    m: &Manifest,
-    around: Around,
-    resource: &mut Value,
-) -> Result<Notes> {
+/// Applies the step's action to each of its targets inside one resource: `part` is the
+/// resource, or for a pod-level step (`podSpec`, `containers`) its pod spec.
+fn apply_to_targets(step: &Step, m: &Manifest, around: Around, part: &mut Value) -> Result<Notes> {
     let (kind, group) = (m.kind(), m.group());
     let templates = around.templates;
     let ctx = Context {
@@ -508,30 +789,21 @@ fn apply_to_targets(
     let mut notes = Notes::default();
     let mut note = |outcome: Outcome| notes.add(outcome);
     match step.target {
-        Target::Resource => note(step.action.apply(resource, &ctx)?),
-        Target::PodSpec | Target::Containers => {
-            let Some(spec) = pod::pod_spec_mut(resource, kind, group, templates) else {
-                note(Outcome::NotApplicable(format!(
-                    "{kind} has no pod template"
-                )));
-                return Ok(notes);
-            };
-            if step.target == Target::PodSpec {
-                note(step.action.apply(spec, &ctx)?);
-            } else {
-                for (list, container) in pod::containers_mut(spec) {
-                    let name = container
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    if ctx.picks_container(container) {
-                        let outcome = step
-                            .action
-                            .apply(container, &ctx)
-                            .map_err(|e| e.context(format!("{list} `{name}`")))?;
-                        note(outcome);
-                    }
+        Target::Resource => note(step.action.apply(part, &ctx)?),
+        Target::PodSpec => note(step.action.apply(part, &ctx)?),
+        Target::Containers => {
+            for (list, container) in pod::containers_mut(part) {
+                let name = container
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if ctx.picks_container(container) {
+                    let outcome = step
+                        .action
+                        .apply(container, &ctx)
+                        .map_err(|e| e.context(format!("{list} `{name}`")))?;
+                    note(outcome);
                 }
             }
         }

@@ -42,6 +42,19 @@ pub fn read_for(
     input: Vec<u8>,
     wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
 ) -> Result<Stream> {
+    let mut stream = split_unread(input)?;
+    let sizes: Vec<usize> = stream.manifests.iter().map(|m| m.raw.len()).collect();
+    let manifests: &[Manifest] = &stream.manifests;
+    let parsed = parallel::map(&sizes, |i| read_head(&manifests[i], wants_whole));
+    for (m, parsed) in stream.manifests.iter_mut().zip(parsed) {
+        m.take_read(parsed)?;
+    }
+    Ok(stream)
+}
+
+/// Splits a stream into its documents without reading any: each has its text and place, no
+/// value yet. [`read_head`] reads one (the pipeline's streaming run reads each on its way).
+pub fn split_unread(input: Vec<u8>) -> Result<Stream> {
     let text = String::from_utf8(input).map_err(|e| {
         let valid_up_to = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..valid_up_to]
@@ -60,13 +73,14 @@ pub fn read_for(
         false => (false, 0),
     };
     let chunks = split(&text[offset..])?;
-    let mut parsed = read_heads(&text, offset, &chunks, wants_whole).into_iter();
-    let mut manifests = Vec::with_capacity(chunks.len());
-    for (index, chunk) in chunks.into_iter().enumerate() {
-        let mut m = Manifest {
+    let manifests = (chunks.into_iter().enumerate())
+        .map(|(index, chunk)| Manifest {
             index: index + 1,
             line: chunk.line,
-            separator: chunk.separator.to_string(),
+            separator: Raw::slice(
+                &text,
+                offset + chunk.start - chunk.separator.len()..offset + chunk.start,
+            ),
             raw: Raw::slice(
                 &text,
                 offset + chunk.start..offset + chunk.start + chunk.body.len(),
@@ -77,38 +91,24 @@ pub fn read_for(
             hazards: Vec::new(),
             generated: false,
             list_item: None,
-        };
-        let parsed = parsed
-            .next()
-            .ok_or_else(|| anyhow!("internal error: document {} was not read", m.index))?
-            .map_err(|e| m.read_error(e))?;
-        m.value = parsed.value;
-        m.hazards = parsed.hazards;
-        m.complete = parsed.complete;
-        manifests.push(m);
-    }
+            emitted: None,
+        })
+        .collect();
     Ok(Stream { bom, manifests })
 }
 
-/// Reads the head of every document, on every core when the stream is large; results in
-/// stream order.
-fn read_heads(
-    text: &Arc<String>,
-    offset: usize,
-    chunks: &[Chunk],
+/// Reads the head of a document [`split_unread`] left unread, or the whole document if
+/// `wants_whole` says yes to its head; [`Manifest::take_read`] takes the result.
+pub fn read_head(
+    m: &Manifest,
     wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
-) -> Vec<Result<yaml::Parsed, yaml::ReadError>> {
-    let sizes: Vec<usize> = chunks.iter().map(|c| c.body.len()).collect();
-    parallel::map(&sizes, |i| {
-        let chunk = &chunks[i];
-        let wants_all = |head: &[(String, serde_json::Value)]| {
-            let mut m = Manifest::from_value(i + 1, head.iter().cloned().collect());
-            let start = offset + chunk.start;
-            m.raw = Raw::slice(text, start..start + chunk.body.len());
-            wants_whole(&m)
-        };
-        yaml::read_document_head_unless(chunk.body, &wants_all)
-    })
+) -> Result<yaml::Parsed, yaml::ReadError> {
+    let wants_all = |head: &[(String, serde_json::Value)]| {
+        let mut with_head = Manifest::from_value(m.index, head.iter().cloned().collect());
+        with_head.raw = m.raw.clone();
+        wants_whole(&with_head)
+    };
+    yaml::read_document_head_unless(&m.raw, &wants_all)
 }
 
 struct Chunk<'a> {
@@ -205,10 +205,12 @@ impl Rendered<'_> {
 pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
     // Every document that needs emitting, emitted on every core; laid out in order below.
     let sizes: Vec<usize> = (stream.manifests.iter())
-        .map(|m| match m.generated || m.is_changed() {
-            true => m.raw.len().max(1),
-            false => 0,
-        })
+        .map(
+            |m| match m.emitted.is_none() && (m.generated || m.is_changed()) {
+                true => m.raw.len().max(1),
+                false => 0,
+            },
+        )
         .collect();
     let mut emitted = parallel::map(&sizes, |i| match sizes[i] {
         0 => None,
@@ -220,7 +222,14 @@ pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
         pieces.push(BOM.into());
     }
     for m in &stream.manifests {
-        let emitted = emitted.next().flatten().transpose()?;
+        // Emitted here, or by a streaming run on its way (line endings already the input's).
+        let emitted: Option<Option<Cow<str>>> = match (&m.emitted, emitted.next().flatten()) {
+            (Some(Ok(text)), _) => Some(text.as_deref().map(Cow::Borrowed)),
+            (Some(Err(e)), _) => bail!("{e}"),
+            (None, emitted) => emitted
+                .transpose()?
+                .map(|text| text.map(|text| Cow::Owned(with_line_endings_of(m, text)))),
+        };
         if m.generated {
             let ends_a_line = pieces
                 .iter()
@@ -232,30 +241,33 @@ pub fn render(stream: &Stream) -> Result<Rendered<'_>> {
             }
             pieces.push("---\n".into());
             pieces.push(Cow::Borrowed(&m.raw));
-            pieces.extend(emitted.flatten().map(Cow::Owned));
+            pieces.extend(emitted.flatten());
             continue;
         }
-        pieces.push(Cow::Borrowed(&m.separator));
-        let emitted = match emitted {
-            None => {
-                pieces.push(Cow::Borrowed(&m.raw));
-                continue;
+        pieces.push(Cow::Borrowed(&*m.separator));
+        match emitted {
+            None => pieces.push(Cow::Borrowed(&m.raw)),
+            Some(None) => {}
+            Some(Some(text)) => {
+                pieces.push(manifest::header(&m.raw).into());
+                pieces.push(text);
             }
-            Some(None) => continue,
-            Some(Some(text)) => text,
-        };
-        pieces.push(manifest::header(&m.raw).into());
-        if m.raw.contains("\r\n") {
-            pieces.push(emitted.replace('\n', "\r\n").into());
-        } else {
-            pieces.push(emitted.into());
         }
     }
     Ok(Rendered { pieces })
 }
 
+/// Emitted text with the line endings of the document it replaces: CR LF for a document
+/// that had them.
+pub fn with_line_endings_of(m: &Manifest, text: String) -> String {
+    match !m.generated && m.raw.contains("\r\n") {
+        true => text.replace('\n', "\r\n"),
+        false => text,
+    }
+}
+
 /// The text of a changed or generated document (`None`: an empty one); an error names it.
-fn emit_document(m: &Manifest) -> Result<Option<String>> {
+pub fn emit_document(m: &Manifest) -> Result<Option<String>> {
     if let Some(h) = m.hazards.first().filter(|_| !m.generated) {
         bail!(
             "cannot rewrite input {}, line {}, column {}: it holds {}; pulse-harden will not guess what Kubernetes reads there. Exclude the resource from the step, or change the chart",

@@ -184,18 +184,46 @@ pub fn changes(before: &Value, after: &Value) -> Vec<Change> {
         .collect()
 }
 
-/// Walks both trees together. A path names the same place in both versions: maps are
+/// [`changes`] for a step that worked on one part of `resource` (its pod spec, say): `before`
+/// and `after` are that part, at pointer `at`; the paths are the resource's. A part holding
+/// Secret or ConfigMap data is redacted whole.
+pub fn changes_at(at: &str, resource: &Value, before: &Value, after: &Value) -> Vec<Change> {
+    if at.is_empty() {
+        return changes(before, after);
+    }
+    let hidden = redact::is_hidden(resource, at);
+    let mut paths = Vec::new();
+    changed_paths(before, after, &mut at.to_string(), &mut paths);
+    let shown = |part: &Value, path: &str| {
+        let value = part.pointer(&path[at.len()..])?;
+        Some(match hidden {
+            true => redact::REDACTED.into(),
+            false => value.clone(),
+        })
+    };
+    paths
+        .into_iter()
+        .map(|path| Change {
+            before: shown(before, &path),
+            after: shown(after, &path),
+            path,
+        })
+        .collect()
+}
+
+/// Walks both trees together, once. A path names the same place in both versions: maps are
 /// compared key by key; a list whose elements kept their places (same length, or only
 /// appended to or cut at the end) element by element; any other list, whose elements moved,
 /// is one change as a whole (an RFC 6902 diff would name places in intermediate states).
 fn changed_paths(before: &Value, after: &Value, path: &mut String, out: &mut Vec<String>) {
-    if before == after {
-        return;
-    }
     let at = |token: &str, path: &mut String, each: &mut dyn FnMut(&mut String)| {
         let len = path.len();
         path.push('/');
-        path.push_str(&token.replace('~', "~0").replace('/', "~1"));
+        if token.contains(['~', '/']) {
+            path.push_str(&token.replace('~', "~0").replace('/', "~1"));
+        } else {
+            path.push_str(token);
+        }
         each(path);
         path.truncate(len);
     };
@@ -225,6 +253,7 @@ fn changed_paths(before: &Value, after: &Value, path: &mut String, out: &mut Vec
                 );
             }
         }
+        _ if before == after => {}
         _ => out.push(path.clone()),
     }
 }

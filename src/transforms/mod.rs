@@ -76,6 +76,10 @@ pub const POD_TARGETS: &[Target] = &[Target::Resource, Target::PodSpec];
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StreamReads {
     Nothing,
+    /// The heads (`apiVersion`, `kind`, `metadata`) of the other documents, which every
+    /// document of `Context::stream` has: such a step cannot run before the whole stream is
+    /// read, though it reads nothing more of it.
+    Heads,
     /// Documents of these kinds (a PodDisruptionBudget generator reads HPAs and PDBs).
     Kinds(&'static [&'static str]),
     /// Every document: the safe default.

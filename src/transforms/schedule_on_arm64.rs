@@ -189,7 +189,7 @@ Example:
 
     /// The kinds and hook annotations of the other documents: their heads, which every
     /// document of `Context::stream` has.
-    const READS_STREAM: super::StreamReads = super::StreamReads::Nothing;
+    const READS_STREAM: super::StreamReads = super::StreamReads::Heads;
     const TARGETS: &'static [super::Target] = super::POD_TARGETS;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
