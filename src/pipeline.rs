@@ -13,7 +13,7 @@ use crate::yaml;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub fn run(manifests: &mut Vec<Manifest>, sets: &[PatchSet]) -> Result<Report> {
     run_with_image_users(manifests, sets, &NO_IMAGE_USERS)
@@ -36,7 +36,7 @@ pub fn run_with_image_users(
     };
     for set in sets {
         for step in &set.steps {
-            let step_id = format!("{}: {}", set.origin, step.name);
+            let step_id: Arc<str> = format!("{}: {}", set.origin, step.name).into();
             let mut matched = 0;
             // (owner position, document) for documents this step generates; inserted after the
             // step, so its own loop never sees them.
@@ -114,7 +114,7 @@ pub fn run_with_image_users(
                     whole_resource(apply_step(set, step, m, around)?, m)
                 };
                 report.entries.push(Entry {
-                    resource: m.id(),
+                    resource: m.id().into(),
                     document: m.index,
                     step: step_id.clone(),
                     result,
@@ -141,7 +141,7 @@ pub fn run_with_image_users(
                         None => StepResult::Generated { owner: owner.id() },
                     };
                     report.entries.push(Entry {
-                        resource: doc.id(),
+                        resource: doc.id().into(),
                         document: doc.index,
                         step: step_id.clone(),
                         result,
@@ -160,7 +160,7 @@ pub fn run_with_image_users(
                 }
             }
             if matched == 0 {
-                report.unmatched_steps.push(step_id);
+                report.unmatched_steps.push(step_id.to_string());
             }
             if !generated.is_empty() {
                 insert_after_owners(manifests, owners, generated);
@@ -181,7 +181,7 @@ pub fn streams(sets: &[PatchSet]) -> bool {
 
 /// How much text one block of a streaming run holds: its documents are read, put through
 /// every step and emitted together, on every core, before the next block is read.
-const STREAM_BLOCK_BYTES: usize = 512 << 10;
+const STREAM_BLOCK_BYTES: usize = crate::parallel::MIN_BYTES;
 
 /// [`run_with_image_users`] for a run that [`streams`], over documents
 /// [`crate::stream::split_unread`] left unread. A block of documents at a time, each document
@@ -205,7 +205,10 @@ pub fn run_streaming(
         wanted: Box::new(wants_whole(sets)),
         steps: (sets.iter())
             .flat_map(|set| set.steps.iter().map(move |step| (set, step)))
-            .map(|(set, step)| (set, step, format!("{}: {}", set.origin, step.name)))
+            .map(|(set, step)| {
+                let id: Arc<str> = format!("{}: {}", set.origin, step.name).into();
+                (set, step, id)
+            })
             .collect(),
         images,
         keep_values,
@@ -261,7 +264,7 @@ pub fn run_streaming(
     };
     for ((entries, matched), (_, _, step_id)) in by_step.into_iter().zip(matched).zip(&run.steps) {
         if matched == 0 {
-            report.unmatched_steps.push(step_id.clone());
+            report.unmatched_steps.push(step_id.to_string());
         }
         report.entries.extend(entries);
     }
@@ -284,7 +287,7 @@ struct Streamed<'a> {
     templates: Vec<PodTemplatePath>,
     wanted: Box<dyn Fn(&Manifest) -> bool + Sync + 'a>,
     /// Every step of every set in order, with the name reports give it.
-    steps: Vec<(&'a PatchSet, &'a Step, String)>,
+    steps: Vec<(&'a PatchSet, &'a Step, Arc<str>)>,
     images: &'a KnownUsers,
     keep_values: bool,
 }
@@ -313,20 +316,22 @@ impl Streamed<'_> {
         let mut docs = vec![m];
         let opened = match lists::open(&mut docs) {
             Ok(opened) => opened,
-            Err(e) => return self.failed(docs, entries, (0, 0, e)),
+            Err(e) => return self.failed(docs, None, entries, (0, 0, e)),
         };
         for d in docs.iter_mut() {
             if !d.complete
                 && (self.wanted)(d)
                 && let Err(e) = d.read_fully()
             {
-                return self.failed(docs, entries, (0, 0, e));
+                return self.failed(docs, Some(opened), entries, (0, 0, e));
             }
         }
         let none = SelectorIndex::default();
         let index = StreamIndex::default();
+        // Each document's id, shared by its entries until a step changes the document.
+        let mut ids: Vec<Option<Arc<str>>> = vec![None; docs.len()];
         for (k, (set, step, step_id)) in self.steps.iter().enumerate() {
-            for d in docs.iter_mut() {
+            for (d, id) in docs.iter_mut().zip(ids.iter_mut()) {
                 if !selects(step, d) {
                     continue;
                 }
@@ -344,15 +349,15 @@ impl Streamed<'_> {
                     };
                     match apply_step(set, step, d, around) {
                         Ok(applied) => applied,
-                        Err(e) => return self.failed(docs, entries, (1, k, e)),
+                        Err(e) => return self.failed(docs, Some(opened), entries, (1, k, e)),
                     }
                 };
                 if !new_docs.is_empty() {
                     let e = anyhow!("{step_id}: generated a document in a streaming run (a bug)");
-                    return self.failed(docs, entries, (1, k, e));
+                    return self.failed(docs, Some(opened), entries, (1, k, e));
                 }
                 let entry = Entry {
-                    resource: d.id(),
+                    resource: Arc::clone(id.get_or_insert_with(|| d.id().into())),
                     document: d.index,
                     step: step_id.clone(),
                     result,
@@ -360,6 +365,7 @@ impl Streamed<'_> {
                 entries.push((k, entry));
                 if let Some(change) = new_value {
                     d.change(change);
+                    *id = None;
                 }
             }
         }
@@ -388,13 +394,18 @@ impl Streamed<'_> {
         }
     }
 
-    /// A document whose run ended with `error`: the List its items came from, if any.
+    /// A document whose run ended with `error`, whole: a List gets its items back, so that
+    /// the error is scrubbed of their Secret and ConfigMap data (see `main.rs`).
     fn failed(
         &self,
         mut docs: Vec<Manifest>,
+        opened: Option<lists::Opened>,
         entries: Vec<(usize, Entry)>,
         error: (u8, usize, anyhow::Error),
     ) -> DoneDocument {
+        if let Some(opened) = opened {
+            lists::close(&mut docs, opened);
+        }
         docs.truncate(1);
         let manifest = docs
             .pop()
@@ -407,23 +418,43 @@ impl Streamed<'_> {
     }
 }
 
-/// After a streaming run emitted a document: its head is all that is read of it later (ids,
-/// kinds, counts), except for Secret and ConfigMap data, which error messages are scrubbed
-/// of, and a List, whose items are counted.
+/// After a streaming run emitted a document: all that is read of it later is who it is
+/// (kind, API version, name, namespace, and the template Helm 4's annotation names) for
+/// ids, counts and reports, except Secret and ConfigMap data, which error messages are
+/// scrubbed of, and a List, whose items are counted. The rest is dropped.
 fn keep_only_what_is_needed(m: &mut Manifest) {
     let keep = (m.value.as_ref()).is_some_and(|v| lists::is_list(v) || redact::is_hidden(v, ""));
     if keep {
         return;
     }
     m.before_change = None;
-    if let Some(Value::Object(map)) = &mut m.value {
-        map.retain(|key, _| HEAD_KEYS.contains(&key.as_str()));
-        m.complete = false;
+    let Some(Value::Object(map)) = &mut m.value else {
+        return;
+    };
+    let mut head = Map::new();
+    for key in ["apiVersion", "kind"] {
+        if let Some(value) = map.remove(key) {
+            head.insert(key.to_string(), value);
+        }
     }
+    if let Some(Value::Object(mut metadata)) = map.remove("metadata") {
+        let mut who = Map::new();
+        for key in ["name", "namespace"] {
+            if let Some(value) = metadata.remove(key) {
+                who.insert(key.to_string(), value);
+            }
+        }
+        let filename = (metadata.get_mut("annotations"))
+            .and_then(|a| a.as_object_mut()?.remove(HELM4_FILENAME_ANNOTATION));
+        if let Some(filename) = filename {
+            let annotations = Map::from_iter([(HELM4_FILENAME_ANNOTATION.to_string(), filename)]);
+            who.insert("annotations".into(), Value::Object(annotations));
+        }
+        head.insert("metadata".into(), Value::Object(who));
+    }
+    m.value = Some(Value::Object(head));
+    m.complete = false;
 }
-
-/// The top-level keys a document's head holds: what selectors and reports look at.
-const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 /// The step's change as a whole new resource, made where the step ran (on a worker, for a
 /// local step): the stream then keeps the resource before and after, and the main thread,
@@ -707,8 +738,25 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
     let Some(before) = resource.pointer(&at) else {
         bail!("internal error: {} lost its pod spec", m.id());
     };
-    let mut working = before.clone();
-    let notes = match apply_to_targets(step, m, around, &mut working) {
+    // A check looks at the resource as it is; any other action works on a copy.
+    let inspected = match step.target {
+        Target::Resource => step.action.inspect(before, &context(step, m, around)),
+        _ => None,
+    };
+    let looked = inspected.is_some();
+    let mut working = Value::Null;
+    let applied = match inspected {
+        Some(outcome) => outcome.map(|outcome| {
+            let mut notes = Notes::default();
+            notes.add(outcome);
+            notes
+        }),
+        None => {
+            working = before.clone();
+            apply_to_targets(step, m, around, &mut working)
+        }
+    };
+    let notes = match applied {
         Ok(notes) => notes,
         Err(e) if step.on_failure == OnFailure::Skip => {
             let reason = format!("{e:#}");
@@ -744,7 +792,10 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
         let reason = conflicts.into_iter().next().unwrap_or_default();
         return Ok((StepResult::Conflict { reason }, None, Vec::new()));
     }
-    let changes = report::changes_at(&at, resource, before, &working);
+    let changes = match looked {
+        true => Vec::new(),
+        false => report::changes_at(&at, resource, before, &working),
+    };
     if changes.is_empty() {
         let result = if let Some(reason) = conflicts.into_iter().next() {
             StepResult::Conflict { reason }
@@ -768,16 +819,13 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
     ))
 }
 
-/// Applies the step's action to each of its targets inside one resource: `part` is the
-/// resource, or for a pod-level step (`podSpec`, `containers`) its pod spec.
-fn apply_to_targets(step: &Step, m: &Manifest, around: Around, part: &mut Value) -> Result<Notes> {
-    let (kind, group) = (m.kind(), m.group());
-    let templates = around.templates;
-    let ctx = Context {
+/// What the step's action sees of the resource and the rest of the run.
+fn context<'a>(step: &'a Step, m: &'a Manifest, around: Around<'a>) -> Context<'a> {
+    Context {
         mode: step.mode,
-        kind,
-        group,
-        pod_templates: templates,
+        kind: m.kind(),
+        group: m.group(),
+        pod_templates: around.templates,
         container_names: step.container_names.as_ref(),
         resource: m,
         stream: around.stream,
@@ -785,7 +833,13 @@ fn apply_to_targets(step: &Step, m: &Manifest, around: Around, part: &mut Value)
         images: around.images,
         index: around.index,
         generated_selectors: around.generated_selectors,
-    };
+    }
+}
+
+/// Applies the step's action to each of its targets inside one resource: `part` is the
+/// resource, or for a pod-level step (`podSpec`, `containers`) its pod spec.
+fn apply_to_targets(step: &Step, m: &Manifest, around: Around, part: &mut Value) -> Result<Notes> {
+    let ctx = context(step, m, around);
     let mut notes = Notes::default();
     let mut note = |outcome: Outcome| notes.add(outcome);
     match step.target {
@@ -856,7 +910,7 @@ mod tests {
             .entries
             .iter()
             .filter(|e| matches!(e.result, StepResult::Generated { .. }))
-            .map(|e| e.resource.as_str())
+            .map(|e| &*e.resource)
             .collect();
         assert_eq!(
             generated,

@@ -639,3 +639,35 @@ fn device_paths_are_written_not_replaced() {
         "{stderr}"
     );
 }
+
+/// A step that fails on a List's item quotes what it compared; whether the run streams
+/// (local steps only) or reads the stream first (a step reading other documents), the error
+/// is scrubbed of the List's Secret data (the streaming run once lost the List's items on
+/// an error, and with them the scrub).
+#[test]
+fn a_failing_step_in_a_list_never_quotes_its_secret_items() {
+    let dir = temp_dir("security-list-error");
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- {{apiVersion: v1, kind: Secret, metadata: {{name: s1}}, stringData: {{password: {SECRET}}}}}\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {{name: web}}\n  spec: {{template: {{spec: {{containers: [{{name: c, image: nginx}}]}}}}}}\n"
+    );
+    let guess = format!(
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: p\n  select: {{kind: Deployment}}\n  jsonPatch: [{{op: test, path: /metadata/name, value: {SECRET}}}]\n"
+    );
+    let reads_the_stream = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: arm\n  select: {kind: NoSuchKind}\n  scheduleOnArm64: {}\n";
+    std::fs::write(dir.join("guess.yaml"), guess).unwrap();
+    std::fs::write(dir.join("arm.yaml"), reads_the_stream).unwrap();
+    for extra in [&[][..], &["-p", "arm.yaml"][..]] {
+        let mut cmd = pulse_harden();
+        cmd.current_dir(&dir).args(["-p", "guess.yaml"]).args(extra);
+        let run = feed(&mut cmd, list.as_bytes());
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert!(
+            run.stderr
+                .contains("test failed: /metadata/name is \"web\", expected <redacted>"),
+            "{extra:?}: {}",
+            run.stderr
+        );
+        assert_no_secret(&format!("{extra:?}"), &run.stderr);
+    }
+}

@@ -8,6 +8,7 @@ pub mod render;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,11 +25,11 @@ pub struct Report {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
-    /// `Kind/namespace/name`.
-    pub resource: String,
+    /// `Kind/namespace/name` (shared by a resource's entries).
+    pub resource: Arc<str>,
     pub document: usize,
-    /// `origin: step`.
-    pub step: String,
+    /// `origin: step` (shared by the step's entries).
+    pub step: Arc<str>,
     #[serde(flatten)]
     pub result: StepResult,
 }
@@ -90,13 +91,13 @@ impl Report {
             .entries
             .iter()
             .filter(|e| matches!(e.result, StepResult::Generated { .. }))
-            .map(|e| (e.document, e.resource.as_str()))
+            .map(|e| (e.document, &*e.resource))
             .collect();
         let changed: HashSet<(usize, &str)> = self
             .entries
             .iter()
             .filter(|e| matches!(e.result, StepResult::Changed { .. }))
-            .map(|e| (e.document, e.resource.as_str()))
+            .map(|e| (e.document, &*e.resource))
             .filter(|key| !generated.contains(key))
             .collect();
         Counts {

@@ -63,7 +63,7 @@ fn groups<'a>(
     let mut by_resource: IndexMap<(usize, &str), Group> = IndexMap::new();
     for entry in report.entries.iter().filter(|e| keep(e)) {
         let group = by_resource
-            .entry((entry.document, entry.resource.as_str()))
+            .entry((entry.document, &*entry.resource))
             .or_insert_with(|| Group {
                 resource: &entry.resource,
                 document: entry.document,
@@ -341,7 +341,7 @@ mod tests {
         let entry = |resource: &str, document, step: &str, result| Entry {
             resource: resource.into(),
             document,
-            step: format!("profile restricted: {step}"),
+            step: format!("profile restricted: {step}").into(),
             result,
         };
         Report {

@@ -69,6 +69,16 @@ Example:
     const NEEDS_POD_TEMPLATE: bool = true;
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
+        self.check_resource(target, ctx)
+    }
+
+    fn inspect(&self, target: &Value, ctx: &Context) -> Option<Result<Outcome>> {
+        Some(self.check_resource(target, ctx))
+    }
+}
+
+impl CheckPodSecurity {
+    fn check_resource(&self, target: &Value, ctx: &Context) -> Result<Outcome> {
         let is_resource = target.get("kind").is_some();
         let Some(path) = pod::template_path(ctx.kind, ctx.group, ctx.pod_templates) else {
             return Ok(Outcome::NotApplicable(format!(

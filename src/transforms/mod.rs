@@ -320,6 +320,12 @@ pub trait Transform {
     const TARGETS: &'static [Target] = &[Target::Resource];
 
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome>;
+
+    /// For an action that only looks (a check): its outcome from the target as it is, which
+    /// spares the pipeline the copy a changing action works on. `None` for the others.
+    fn inspect(&self, _target: &Value, _ctx: &Context) -> Option<Result<Outcome>> {
+        None
+    }
 }
 
 macro_rules! registry {
@@ -390,6 +396,13 @@ macro_rules! registry {
             pub fn reads_stream(&self) -> StreamReads {
                 match self {
                     $(Action::$ty(_) => <$module::$ty as Transform>::READS_STREAM),*
+                }
+            }
+
+            /// See [`Transform::inspect`].
+            pub fn inspect(&self, target: &Value, ctx: &Context) -> Option<Result<Outcome>> {
+                match self {
+                    $(Action::$ty(action) => action.inspect(target, ctx)),*
                 }
             }
 
