@@ -10,7 +10,7 @@ use pulse_harden::images::KnownUsers;
 use pulse_harden::manifest::Manifest;
 use pulse_harden::message::{printable, printable_json};
 use pulse_harden::patchfile::PatchSet;
-use pulse_harden::report::{self, Report, redact, render};
+use pulse_harden::report::{self, Report, StepResult, redact, render};
 use pulse_harden::{diff, explain, helm_log, load, pipeline, profiles, stream};
 use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
@@ -251,8 +251,16 @@ fn tell(
     // `unmatchedSteps`), and the exit code says the rest. Without `--report`, --check and
     // --strict put the JSON report on stderr instead of their text.
     let json = args.report_format == ReportFormat::Json;
-    let fails = (args.check && report.would_change())
-        || (args.strict && !report.strict_violations().is_empty());
+    // Steps that changed a document and then changed it back leave it as it was: writing the
+    // stream would change nothing, so --check passes (as it does on that output).
+    let documents_change = manifests
+        .iter()
+        .any(|m| !m.generated && (m.emitted.is_some() || m.is_changed()));
+    let generates =
+        (report.entries.iter()).any(|e| matches!(e.result, StepResult::Generated { .. }));
+    let would_change = report.would_change() && (documents_change || generates);
+    let fails =
+        (args.check && would_change) || (args.strict && !report.strict_violations().is_empty());
     let path = match path {
         None if json && fails => Some(Path::new("-")),
         other => other,
@@ -287,7 +295,7 @@ fn tell(
         write_stderr(&diff::render(manifests, color)?);
     }
     let mut failed = false;
-    if args.check && report.would_change() {
+    if args.check && would_change {
         to_stderr(&render::check_failure(report, &inputs));
         failed = true;
     }

@@ -431,6 +431,26 @@ fn keep_only_what_is_needed(m: &mut Manifest) {
     let Some(Value::Object(map)) = &mut m.value else {
         return;
     };
+    // Most documents were only ever read as far as what is kept: nothing to rebuild.
+    let metadata_kept = |v: &Value| {
+        v.as_object().is_some_and(|metadata| {
+            metadata.iter().all(|(key, value)| match key.as_str() {
+                "name" | "namespace" => true,
+                "annotations" => value
+                    .as_object()
+                    .is_some_and(|a| a.len() == 1 && a.contains_key(HELM4_FILENAME_ANNOTATION)),
+                _ => false,
+            })
+        })
+    };
+    let kept = map.iter().all(|(key, value)| match key.as_str() {
+        "apiVersion" | "kind" => true,
+        "metadata" => metadata_kept(value),
+        _ => false,
+    });
+    if kept {
+        return;
+    }
     let mut head = Map::new();
     for key in ["apiVersion", "kind"] {
         if let Some(value) = map.remove(key) {

@@ -682,3 +682,25 @@ fn the_readme_text_report_is_real() {
             .contains("\n7 other resources, not listed: no step applies to them.\n")
     );
 }
+
+/// Steps that change a document and then change it back leave it byte for byte, and --check
+/// says so: writing the stream would change nothing (the report still lists both steps).
+#[test]
+fn steps_that_cancel_out_pass_check() {
+    let dir = temp_dir("cancel-out");
+    let patches = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: add\n    mergePatch: {metadata: {labels: {tmp: x}}}\n  - name: remove\n    mergePatch: {metadata: {labels: {tmp: null}}}\n";
+    std::fs::write(dir.join("p.yaml"), patches).unwrap();
+    let input =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {app: a}}\ndata: {k: v}\n";
+    let mut cmd = bin();
+    cmd.current_dir(&dir).args(["-p", "p.yaml"]);
+    let out = common::feed(&mut cmd, input.as_bytes());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), input);
+    let mut cmd = bin();
+    cmd.current_dir(&dir)
+        .args(["-p", "p.yaml", "--check", "--report", "-"]);
+    let out = common::feed(&mut cmd, input.as_bytes());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("add"), "{}", out.stderr);
+}
