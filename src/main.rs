@@ -364,6 +364,8 @@ fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
             std::io::stdin()
                 .read_to_end(&mut input)
                 .context("cannot read stdin")?;
+            // Held until the stream is written: not with the room its growth left over.
+            input.shrink_to_fit();
         }
     }
     Ok(input)

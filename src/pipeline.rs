@@ -262,6 +262,9 @@ pub fn run_streaming(
         notes: sets.iter().flat_map(|s| s.notes.iter().cloned()).collect(),
         ..Report::default()
     };
+    report
+        .entries
+        .reserve_exact(by_step.iter().map(Vec::len).sum());
     for ((entries, matched), (_, _, step_id)) in by_step.into_iter().zip(matched).zip(&run.steps) {
         if matched == 0 {
             report.unmatched_steps.push(step_id.to_string());

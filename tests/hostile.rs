@@ -713,3 +713,50 @@ fn fuzz_regressions_stay_fixed() {
     }
     assert!(replayed > 0, "no fuzz regression was replayed");
 }
+
+/// A release's worth of workloads, `n` times over with names of their own: Deployments with
+/// an init container and two containers (env, probes, resources), every one of which the
+/// default profile changes.
+fn workload_dense(bytes: usize) -> String {
+    let mut out = String::with_capacity(bytes + 4096);
+    let mut n = 0;
+    while out.len() < bytes {
+        out.push_str(&format!(
+            "---\n# Source: r{n}/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api-{n}\n  namespace: team-{m}\n  labels: {{app.kubernetes.io/name: api-{n}, app.kubernetes.io/managed-by: Helm}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: api-{n}}}}}\n  template:\n    metadata:\n      labels: {{app: api-{n}}}\n      annotations: {{checksum/config: 598b88dbaa99e07987751d4ca8501e2c}}\n    spec:\n      initContainers:\n        - name: wait\n          image: busybox:1.36\n          command: [sh, -c, 'until nc -z db 5432; do sleep 1; done']\n      containers:\n        - name: api\n          image: registry.example.com/team/api:1.{n}\n          args: [--listen=:8080, --log-level=info]\n          env:\n            - {{name: FEATURE, value: \"yes\"}}\n            - {{name: PORT, value: \"8080\"}}\n          ports: [{{name: http, containerPort: 8080}}]\n          readinessProbe: {{httpGet: {{path: /ready, port: http}}, periodSeconds: 10}}\n          resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{memory: 256Mi}}}}\n        - name: sidecar\n          image: envoyproxy/envoy:v1.31.0\n          securityContext: {{runAsUser: 101}}\n---\n# Source: r{n}/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata: {{name: api-{n}, namespace: team-{m}}}\nspec:\n  selector: {{app: api-{n}}}\n  ports: [{{port: 80, targetPort: http}}]\n",
+            m = n % 50
+        ));
+        n += 1;
+    }
+    out
+}
+
+/// Issue 12: a stream of workloads, every one changed by the default profile, streams
+/// through: read, changed and emitted a block at a time, its memory near the input and the
+/// output rather than a multiple of the parsed stream (which held 20× the input).
+fn workload_dense_streams(bytes: usize, seconds: u64) {
+    let input = workload_dense(bytes);
+    let r = run(input.as_bytes(), None);
+    r.assert_success();
+    let out = String::from_utf8_lossy(&r.stdout);
+    let workloads = input.matches("kind: Deployment").count();
+    assert_eq!(out.matches("seccompProfile:").count(), workloads);
+    let size = input.len() as u64;
+    r.assert_within(seconds, 6 * size + 48 * MIB);
+    eprintln!(
+        "workload-dense {} MiB: {:?}, peak RSS {} MiB",
+        size / MIB,
+        r.elapsed,
+        r.peak_rss / MIB
+    );
+}
+
+#[test]
+fn a_workload_dense_stream_streams_through() {
+    workload_dense_streams(2 * MIB as usize, 60);
+}
+
+#[test]
+#[ignore = "20 MB of workloads; run with `make test-hostile-full` (optimised build; `make test` runs it)"]
+fn full_size_a_workload_dense_stream_streams_through() {
+    workload_dense_streams(20 * MIB as usize, 20);
+}

@@ -2,7 +2,8 @@
 //!
 //! Reading follows what Kubernetes reads (goyaml v2 rules, see `resolve`); writing uses
 //! serde-saphyr, whose emitter quotes every string a YAML 1.1 reader could mistake for
-//! something else, and every written document is read back and compared before it is used.
+//! something else. A written document is proved to read back as its value before it is used:
+//! by construction for the common shape (`direct`), by reading it back for the rest (`emit`).
 
 mod direct;
 mod emit;
