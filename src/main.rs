@@ -77,6 +77,10 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     let images = KnownUsers::new(loaded.image_users);
     let result =
         harden_stream(&mut stream, &loaded.sets, &images, loaded.skipped, args).map_err(|e| {
+            // A reader's error quotes no scalar, and scrubbing it could erase its location.
+            if e.downcast_ref::<pipeline::InputError>().is_some() {
+                return e;
+            }
             let values = stream
                 .manifests
                 .iter()
@@ -97,7 +101,15 @@ fn harden_stream(
     args: &RunArgs,
 ) -> Result<ExitCode> {
     let mut report = match pipeline::streams(sets) {
-        true => pipeline::run_streaming(&mut stream.manifests, sets, images, args.report.diff)?,
+        true => {
+            let r = &args.report;
+            // A run that writes no report keeps only what its summary line counts.
+            let keep = pipeline::Keep {
+                values: r.diff,
+                report: r.report.is_some() || r.check || r.strict || r.report_configmap.is_some(),
+            };
+            pipeline::run_streaming(&mut stream.manifests, sets, images, keep)?
+        }
         false => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
     };
     report.skipped_files = skipped_files;

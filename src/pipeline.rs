@@ -179,6 +179,27 @@ pub fn streams(sets: &[PatchSet]) -> bool {
         .all(|step| step.action.reads_stream() == StreamReads::Nothing)
 }
 
+/// Marks an error of a streaming run as the stream reader's: it names a place in the input and
+/// never quotes a scalar, so it is not scrubbed of data values like the errors of steps (a
+/// data value such as `line` would otherwise erase its location). A step-by-step run reads
+/// the stream before the scrub begins; this keeps the two alike.
+#[derive(Debug)]
+pub struct InputError(String);
+
+impl InputError {
+    fn from(e: anyhow::Error) -> anyhow::Error {
+        anyhow::Error::new(InputError(format!("{e:#}")))
+    }
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
 /// How much text one block of a streaming run holds: its documents are read, put through
 /// every step and emitted together, on every core, before the next block is read.
 const STREAM_BLOCK_BYTES: usize = crate::parallel::MIN_BYTES;
@@ -198,7 +219,7 @@ pub fn run_streaming(
     manifests: &mut Vec<Manifest>,
     sets: &[PatchSet],
     images: &KnownUsers,
-    keep_values: bool,
+    keep: Keep,
 ) -> Result<Report> {
     let run = Streamed {
         templates: pod_templates(sets),
@@ -211,7 +232,7 @@ pub fn run_streaming(
             })
             .collect(),
         images,
-        keep_values,
+        keep,
     };
     let mut by_step: Vec<Vec<Entry>> = run.steps.iter().map(|_| Vec::new()).collect();
     let mut matched = vec![0usize; run.steps.len()];
@@ -292,7 +313,17 @@ struct Streamed<'a> {
     /// Every step of every set in order, with the name reports give it.
     steps: Vec<(&'a PatchSet, &'a Step, Arc<str>)>,
     images: &'a KnownUsers,
-    keep_values: bool,
+    keep: Keep,
+}
+
+/// What a streaming run keeps of each document once it is emitted.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    /// The whole value before and after (for `--diff`), not just the head.
+    pub values: bool,
+    /// Every report entry in full (for a report, `--check`, `--strict`), not just what the
+    /// summary line counts ([`Entry::for_summary`]).
+    pub report: bool,
 }
 
 /// One document after a streaming run: its report entries (by step), and the error it ended
@@ -308,7 +339,7 @@ impl Streamed<'_> {
         let mut entries = Vec::new();
         let read = crate::stream::read_head(&m, &*self.wanted);
         if let Err(e) = m.take_read(read) {
-            let error = Some((0, 0, e));
+            let error = Some((0, 0, InputError::from(e)));
             return DoneDocument {
                 manifest: m,
                 entries,
@@ -319,14 +350,14 @@ impl Streamed<'_> {
         let mut docs = vec![m];
         let opened = match lists::open(&mut docs) {
             Ok(opened) => opened,
-            Err(e) => return self.failed(docs, None, entries, (0, 0, e)),
+            Err(e) => return self.failed(docs, None, entries, (0, 0, InputError::from(e))),
         };
         for d in docs.iter_mut() {
             if !d.complete
                 && (self.wanted)(d)
                 && let Err(e) = d.read_fully()
             {
-                return self.failed(docs, Some(opened), entries, (0, 0, e));
+                return self.failed(docs, Some(opened), entries, (0, 0, InputError::from(e)));
             }
         }
         let none = SelectorIndex::default();
@@ -387,8 +418,13 @@ impl Streamed<'_> {
                 text.map(|text| text.map(|text| crate::stream::with_line_endings_of(&m, text)));
             m.emitted = Some(text.map_err(|e| format!("{e:#}")));
         }
-        if !self.keep_values {
+        if !self.keep.values {
             keep_only_what_is_needed(&mut m);
+        }
+        if !self.keep.report {
+            entries = (entries.into_iter())
+                .filter_map(|(k, entry)| Some((k, entry.for_summary()?)))
+                .collect();
         }
         DoneDocument {
             manifest: m,
@@ -475,8 +511,9 @@ fn keep_only_what_is_needed(m: &mut Manifest) {
         }
         head.insert("metadata".into(), Value::Object(who));
     }
+    // `complete` stays as it was: whether the document was read whole (and so whether a
+    // List-like kind is known to be no List holding Secrets, see `main.rs`).
     m.value = Some(Value::Object(head));
-    m.complete = false;
 }
 
 /// The step's change as a whole new resource, made where the step ran (on a worker, for a

@@ -671,3 +671,69 @@ fn a_failing_step_in_a_list_never_quotes_its_secret_items() {
         assert_no_secret(&format!("{extra:?}"), &run.stderr);
     }
 }
+
+/// Both runs, the streaming one (local steps only) and the one that reads the stream first
+/// (a step that reads other documents' heads, selecting nothing), with the label step.
+fn both_runs(dir: &Path) -> [Vec<String>; 2] {
+    std::fs::write(dir.join("label.yaml"), LABEL_EVERYTHING).unwrap();
+    std::fs::write(
+        dir.join("arm.yaml"),
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: arm\n  select: {kind: NoSuchKind}\n  scheduleOnArm64: {}\n",
+    )
+    .unwrap();
+    let args = |extra: &[&str]| {
+        let mut all = vec!["-p".to_string(), "label.yaml".to_string()];
+        all.extend(extra.iter().map(|s| s.to_string()));
+        all
+    };
+    [args(&[]), args(&["-p", "arm.yaml"])]
+}
+
+/// A custom resource whose kind ends in `List` is no List of Secrets once read whole: the
+/// output file follows the umask in both runs (the streaming run once forgot it had read
+/// the document whole and made the file private).
+#[test]
+fn a_list_like_custom_resource_does_not_make_the_output_private() {
+    let dir = temp_dir("security-allowlist");
+    std::fs::write(
+        dir.join("allow.yaml"),
+        "apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: a}\nspec: {ips: [1.2.3.4]}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("secret.yaml"), SECRET_STREAM).unwrap();
+    for (n, args) in both_runs(&dir).iter().enumerate() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let plain = format!("plain-{n}.yaml");
+        let secret = format!("secret-{n}.yaml");
+        ok(&mut with_umask(
+            &dir,
+            &[&args[..], &["-f", "allow.yaml", "-o", &plain]].concat(),
+        ));
+        assert_eq!(mode(&dir.join(&plain)), 0o644, "{args:?}");
+        ok(&mut with_umask(
+            &dir,
+            &[&args[..], &["-f", "secret.yaml", "-o", &secret]].concat(),
+        ));
+        assert_eq!(mode(&dir.join(&secret)), 0o600, "{args:?}");
+    }
+}
+
+/// A read error names its place, and no ConfigMap value erases it: the reader quotes no
+/// scalar, so its errors are not scrubbed, in either run.
+#[test]
+fn read_errors_keep_their_place_whatever_the_data_values() {
+    let dir = temp_dir("security-read-error");
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: \"unclosed bracket\", l: line, d: document}\n---\na: [\n";
+    for args in both_runs(&dir) {
+        let mut cmd = pulse_harden();
+        cmd.current_dir(&dir).args(&args);
+        let run = feed(&mut cmd, input.as_bytes());
+        assert_eq!(run.code, 2);
+        assert!(run.stdout.is_empty());
+        assert_eq!(
+            run.stderr,
+            "pulse-harden: error: input document 2, line 6, column 4: unclosed bracket '['\n",
+            "{args:?}"
+        );
+    }
+}

@@ -153,6 +153,30 @@ impl Report {
 }
 
 impl Entry {
+    /// The entry as far as the summary line and `--check`'s verdict read it ([`Report::counts`],
+    /// [`Report::would_change`]), or `None` when they do not read it at all: for a run that
+    /// writes no report, which would otherwise hold one as large as the stream.
+    pub fn for_summary(self) -> Option<Entry> {
+        let result = match self.result {
+            StepResult::Changed { conflicts, .. } => StepResult::Changed {
+                changes: Vec::new(),
+                conflicts: match conflicts.is_empty() {
+                    true => Vec::new(),
+                    false => vec![String::new()],
+                },
+                notes: Vec::new(),
+            },
+            StepResult::Conflict { .. } => StepResult::Conflict {
+                reason: String::new(),
+            },
+            generated @ StepResult::Generated { .. } => generated,
+            StepResult::AlreadySet
+            | StepResult::Skipped { .. }
+            | StepResult::NotApplicable { .. } => return None,
+        };
+        Some(Entry { result, ..self })
+    }
+
     fn has_conflict(&self) -> bool {
         match &self.result {
             StepResult::Conflict { .. } => true,
