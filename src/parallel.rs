@@ -11,9 +11,18 @@ pub const MIN_BYTES: usize = 256 * 1024;
 /// the total size is at least [`MIN_BYTES`]; largest items first, each thread taking the next
 /// one, so a huge document near the end does not start last and finish long after the rest.
 pub fn map<R: Send>(sizes: &[usize], work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    map_from(MIN_BYTES, sizes, work)
+}
+
+/// [`map`], on several threads from `min_bytes` of work on.
+pub fn map_from<R: Send>(
+    min_bytes: usize,
+    sizes: &[usize],
+    work: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total: usize = sizes.iter().sum();
-    if threads < 2 || sizes.len() < 2 || total < MIN_BYTES {
+    if threads < 2 || sizes.len() < 2 || total < min_bytes {
         return (0..sizes.len()).map(work).collect();
     }
     let mut order: Vec<usize> = (0..sizes.len()).collect();

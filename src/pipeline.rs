@@ -202,7 +202,7 @@ impl std::error::Error for InputError {}
 
 /// How much text one block of a streaming run holds: its documents are read, put through
 /// every step and emitted together, on every core, before the next block is read.
-const STREAM_BLOCK_BYTES: usize = crate::parallel::MIN_BYTES;
+const STREAM_BLOCK_BYTES: usize = 128 << 10;
 
 /// [`run_with_image_users`] for a run that [`streams`], over documents
 /// [`crate::stream::split_unread`] left unread. A block of documents at a time, each document
@@ -249,7 +249,12 @@ pub fn run_streaming(
             .take(end - start)
             .map(|m| Mutex::new(Some(m)))
             .collect();
-        let done = parallel::map(&sizes[start..end], |k| {
+        // A stream of at least one block goes on every core, one block after the other.
+        let on_every_core = match sizes.len() > end || start > 0 {
+            true => STREAM_BLOCK_BYTES / 2,
+            false => parallel::MIN_BYTES,
+        };
+        let done = parallel::map_from(on_every_core, &sizes[start..end], |k| {
             let m = block[k].lock().ok().and_then(|mut m| m.take());
             m.map(|m| run.document(m))
         });
@@ -490,14 +495,14 @@ fn keep_only_what_is_needed(m: &mut Manifest) {
     if kept {
         return;
     }
-    let mut head = Map::new();
+    let mut head = Map::with_capacity(3);
     for key in ["apiVersion", "kind"] {
         if let Some(value) = map.remove(key) {
             head.insert(key.to_string(), value);
         }
     }
     if let Some(Value::Object(mut metadata)) = map.remove("metadata") {
-        let mut who = Map::new();
+        let mut who = Map::with_capacity(3);
         for key in ["name", "namespace"] {
             if let Some(value) = metadata.remove(key) {
                 who.insert(key.to_string(), value);
