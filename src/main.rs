@@ -113,7 +113,7 @@ fn harden_stream(
         false => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
     };
     report.skipped_files = skipped_files;
-    let resources = render::Inputs::of(&stream.manifests).resources;
+    let resources = render::resources(&stream.manifests);
     if resources == 0 && args.report.require_resources {
         bail!(
             "the input holds no resources (did the chart render nothing?); refusing to write an empty stream (--require-resources)"
@@ -255,7 +255,10 @@ fn tell(
     manifests: &[Manifest],
     private: bool,
 ) -> Result<Option<ExitCode>> {
-    let inputs = render::Inputs::of(manifests);
+    // What reports name (each document's template) is gathered only for a report.
+    let resources = render::resources(manifests);
+    let gathered = std::cell::OnceCell::new();
+    let inputs = || gathered.get_or_init(|| render::Inputs::of(manifests));
     let interactive = std::io::stderr().is_terminal();
     let path = args.report.as_deref().filter(|p| !p.as_os_str().is_empty());
     // A program reading the JSON report from stderr gets exactly one JSON document there:
@@ -283,13 +286,13 @@ fn tell(
                 "--diff writes text to stderr, where the JSON report goes: write the report to a file (--report FILE)"
             );
         }
-        write_stderr(&printable_json(&render::json(report, &inputs)));
+        write_stderr(&printable_json(&render::json(report, inputs())));
         return Ok(ending(fails, args.check));
     }
     if let Some(path) = path {
         let text = match args.report_format {
-            ReportFormat::Text => printable(&render::text(report, &inputs)).into_owned(),
-            ReportFormat::Json => printable_json(&render::json(report, &inputs)).into_owned(),
+            ReportFormat::Text => printable(&render::text(report, inputs())).into_owned(),
+            ReportFormat::Json => printable_json(&render::json(report, inputs())).into_owned(),
         };
         if path == Path::new("-") {
             to_stderr(&text);
@@ -308,12 +311,12 @@ fn tell(
     }
     let mut failed = false;
     if args.check && would_change {
-        to_stderr(&render::check_failure(report, &inputs));
+        to_stderr(&render::check_failure(report, inputs()));
         failed = true;
     }
     if args.strict {
         let mut violations = report.strict_violations();
-        if inputs.resources == 0 {
+        if resources == 0 {
             violations.push("the input holds no resources (did the chart render nothing?)".into());
         }
         if !violations.is_empty() {
@@ -329,7 +332,7 @@ fn tell(
         }
     }
     if wanted(args.summary, interactive) {
-        to_stderr(&format!("{}\n", report.summary_line(inputs.resources)));
+        to_stderr(&format!("{}\n", report.summary_line(resources)));
     }
     Ok(ending(failed, args.check))
 }

@@ -3,7 +3,7 @@
 
 use crate::images::{KnownUsers, NO_IMAGE_USERS};
 use crate::lists;
-use crate::manifest::{HELM4_FILENAME_ANNOTATION, Manifest, SKIP_ANNOTATION, source_comment};
+use crate::manifest::{HELM4_FILENAME_ANNOTATION, Head, Manifest, SKIP_ANNOTATION, source_comment};
 use crate::parallel;
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
@@ -216,7 +216,7 @@ const STREAM_BLOCK_BYTES: usize = 128 << 10;
 /// The outcome is [`run_with_image_users`]'s: report entries in step order, and the error a
 /// run step by step would end with (the first read error, else the first step's first).
 pub fn run_streaming(
-    manifests: &mut Vec<Manifest>,
+    manifests: &mut [Manifest],
     sets: &[PatchSet],
     images: &KnownUsers,
     keep: Keep,
@@ -240,14 +240,18 @@ pub fn run_streaming(
     // step's, the least of them (see above).
     let mut failure: Option<((u8, usize, usize), anyhow::Error)> = None;
     let sizes: Vec<usize> = manifests.iter().map(|m| m.raw.len().max(1)).collect();
-    let mut unread = std::mem::take(manifests).into_iter();
-    manifests.reserve(sizes.len());
     let mut start = 0;
     while start < sizes.len() {
         let end = block_after_bytes(&sizes, start, STREAM_BLOCK_BYTES);
-        let block: Vec<Mutex<Option<Manifest>>> = (&mut unread)
-            .take(end - start)
-            .map(|m| Mutex::new(Some(m)))
+        // The block's documents, taken out of the stream and put back done (in place: a second
+        // list of every document would cost a few hundred bytes a document).
+        let block: Vec<Mutex<Option<Manifest>>> = (manifests[start..end].iter_mut())
+            .map(|m| {
+                Mutex::new(Some(std::mem::replace(
+                    m,
+                    Manifest::from_value(0, Value::Null),
+                )))
+            })
             .collect();
         // A stream of at least one block goes on every core, one block after the other.
         let on_every_core = match sizes.len() > end || start > 0 {
@@ -273,7 +277,7 @@ pub fn run_streaming(
             {
                 failure = Some(((rank, step, position), e));
             }
-            manifests.push(done.manifest);
+            manifests[position] = done.manifest;
         }
         // A read error ends the run: none can come before it any more.
         if let Some(((0, ..), _)) = &failure {
@@ -464,61 +468,22 @@ impl Streamed<'_> {
 
 /// After a streaming run emitted a document: all that is read of it later is who it is
 /// (kind, API version, name, namespace, and the template Helm 4's annotation names) for
-/// ids, counts and reports, except Secret and ConfigMap data, which error messages are
-/// scrubbed of, and a List, whose items are counted. The rest is dropped.
+/// ids, counts and reports, so its value gives way to a [`Head`]; except Secrets (the output
+/// file's mode), Secret and ConfigMap data, which error messages are scrubbed of, and a
+/// List, whose items are counted.
 fn keep_only_what_is_needed(m: &mut Manifest) {
-    let keep = (m.value.as_ref()).is_some_and(|v| lists::is_list(v) || redact::is_hidden(v, ""));
+    let keep = (m.value.as_ref())
+        .is_some_and(|v| lists::is_list(v) || redact::is_hidden(v, "") || redact::holds_secret(v));
     if keep {
         return;
     }
-    m.before_change = None;
-    let Some(Value::Object(map)) = &mut m.value else {
-        return;
-    };
-    // Most documents were only ever read as far as what is kept: nothing to rebuild.
-    let metadata_kept = |v: &Value| {
-        v.as_object().is_some_and(|metadata| {
-            metadata.iter().all(|(key, value)| match key.as_str() {
-                "name" | "namespace" => true,
-                "annotations" => value
-                    .as_object()
-                    .is_some_and(|a| a.len() == 1 && a.contains_key(HELM4_FILENAME_ANNOTATION)),
-                _ => false,
-            })
-        })
-    };
-    let kept = map.iter().all(|(key, value)| match key.as_str() {
-        "apiVersion" | "kind" => true,
-        "metadata" => metadata_kept(value),
-        _ => false,
-    });
-    if kept {
-        return;
-    }
-    let mut head = Map::with_capacity(3);
-    for key in ["apiVersion", "kind"] {
-        if let Some(value) = map.remove(key) {
-            head.insert(key.to_string(), value);
-        }
-    }
-    if let Some(Value::Object(mut metadata)) = map.remove("metadata") {
-        let mut who = Map::with_capacity(3);
-        for key in ["name", "namespace"] {
-            if let Some(value) = metadata.remove(key) {
-                who.insert(key.to_string(), value);
-            }
-        }
-        let filename = (metadata.get_mut("annotations"))
-            .and_then(|a| a.as_object_mut()?.remove(HELM4_FILENAME_ANNOTATION));
-        if let Some(filename) = filename {
-            let annotations = Map::from_iter([(HELM4_FILENAME_ANNOTATION.to_string(), filename)]);
-            who.insert("annotations".into(), Value::Object(annotations));
-        }
-        head.insert("metadata".into(), Value::Object(who));
+    if let Some(Value::Object(map)) = &m.value {
+        m.head = Some(Box::new(Head::of(map)));
+        m.value = None;
+        m.before_change = None;
     }
     // `complete` stays as it was: whether the document was read whole (and so whether a
     // List-like kind is known to be no List holding Secrets, see `main.rs`).
-    m.value = Some(Value::Object(head));
 }
 
 /// The step's change as a whole new resource, made where the step ran (on a worker, for a

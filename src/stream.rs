@@ -92,6 +92,7 @@ pub fn split_unread(input: Vec<u8>) -> Result<Stream> {
             generated: false,
             list_item: None,
             emitted: None,
+            head: None,
         })
         .collect();
     Ok(Stream { bom, manifests })

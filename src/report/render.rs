@@ -24,24 +24,27 @@ pub struct Inputs {
 impl Inputs {
     /// Reads the stream as the pipeline left it (generated documents are told apart).
     pub fn of(manifests: &[Manifest]) -> Inputs {
-        let inputs = manifests.iter().filter(|m| !m.generated);
         Inputs {
-            // A List counts its items: Helm applies them one by one.
-            resources: inputs
-                .clone()
-                .filter(|m| m.is_resource())
-                .map(|m| match &m.value {
-                    Some(list) if crate::lists::is_list(list) => {
-                        list["items"].as_array().map_or(0, Vec::len)
-                    }
-                    _ => 1,
-                })
-                .sum(),
-            templates: inputs
+            resources: resources(manifests),
+            templates: (manifests.iter().filter(|m| !m.generated))
                 .filter_map(|m| Some((m.index, m.source()?.to_string())))
                 .collect(),
         }
     }
+}
+
+/// How many resources came in (generated ones aside); a List counts its items, which Helm
+/// applies one by one.
+pub fn resources(manifests: &[Manifest]) -> usize {
+    (manifests.iter())
+        .filter(|m| !m.generated && m.is_resource())
+        .map(|m| match &m.value {
+            Some(list) if crate::lists::is_list(list) => {
+                list["items"].as_array().map_or(0, Vec::len)
+            }
+            _ => 1,
+        })
+        .sum()
 }
 
 /// The entries of one resource, in step order.
