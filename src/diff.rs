@@ -55,7 +55,7 @@ fn sides(m: &Manifest) -> Result<Option<(String, String, String)>> {
     if !m.is_changed() {
         return Ok(None);
     }
-    let (Some(before), Some(after)) = (&m.before_change, &m.value) else {
+    let (Some(before), Some(after)) = (m.before_change.as_deref(), &m.value) else {
         return Ok(None);
     };
     let label = match m.source() {

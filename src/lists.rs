@@ -107,7 +107,7 @@ fn put_back(list: &mut Manifest, item: Manifest) {
         return;
     };
     if list.before_change.is_none() {
-        list.before_change = list.value.clone();
+        list.before_change = list.value.clone().map(Box::new);
     }
     let slot = list
         .value
@@ -142,7 +142,7 @@ mod tests {
         );
         assert_eq!(s.manifests[2].source(), Some("c/templates/list.yaml"));
         assert_eq!(s.manifests[2].index, 1);
-        s.manifests[2].before_change = s.manifests[2].value.clone();
+        s.manifests[2].before_change = s.manifests[2].value.clone().map(Box::new);
         s.manifests[2].value =
             Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}}));
         close(&mut s.manifests, opened);

@@ -84,7 +84,7 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
             let values = stream
                 .manifests
                 .iter()
-                .flat_map(|m| m.value.iter().chain(m.before_change.iter()));
+                .flat_map(|m| m.value.iter().chain(m.before_change.as_deref()));
             anyhow!(redact::scrub(&format!("{e:#}"), values))
         });
     // The process ends here: handing every parsed document back to the allocator, node by

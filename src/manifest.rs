@@ -31,7 +31,7 @@ pub struct Manifest {
     /// selectors look at; the pipeline reads the rest of the documents steps select.
     pub complete: bool,
     /// The value before the first step changed it; set only once something changed.
-    pub before_change: Option<Value>,
+    pub before_change: Option<Box<Value>>,
     pub hazards: Vec<Hazard>,
     /// Made by a step (a PodDisruptionBudget, say), not read from the input.
     pub generated: bool,
@@ -124,7 +124,7 @@ impl Manifest {
         if change.at.is_empty() {
             let old = self.value.replace(change.value);
             if self.before_change.is_none() {
-                self.before_change = old;
+                self.before_change = old.map(Box::new);
             }
             return;
         }
@@ -132,7 +132,7 @@ impl Manifest {
             return;
         };
         if self.before_change.is_none() {
-            self.before_change = Some(value.clone());
+            self.before_change = Some(Box::new(value.clone()));
         }
         if let Some(slot) = value.pointer_mut(&change.at) {
             *slot = change.value;
@@ -318,7 +318,7 @@ impl Manifest {
 
     pub fn is_changed(&self) -> bool {
         self.before_change
-            .as_ref()
+            .as_deref()
             .is_some_and(|before| Some(before) != self.value.as_ref())
     }
 

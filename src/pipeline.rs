@@ -431,9 +431,20 @@ impl Streamed<'_> {
             keep_only_what_is_needed(&mut m);
         }
         if !self.keep.report {
+            // The summary counts a changed resource once, and every conflict.
+            let mut counted: Vec<Arc<str>> = Vec::new();
             entries = (entries.into_iter())
                 .filter_map(|(k, entry)| Some((k, entry.for_summary()?)))
+                .filter(|(_, entry)| match &entry.result {
+                    StepResult::Changed { conflicts, .. } if conflicts.is_empty() => {
+                        let first = !counted.contains(&entry.resource);
+                        counted.push(Arc::clone(&entry.resource));
+                        first
+                    }
+                    _ => true,
+                })
                 .collect();
+            entries.shrink_to_fit();
         }
         DoneDocument {
             manifest: m,
