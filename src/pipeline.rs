@@ -72,7 +72,7 @@ pub fn run_with_image_users(
             let mut block_end = 0;
             for i in 0..manifests.len() {
                 if local && i == block_end {
-                    block_end = block_after(&sizes, i);
+                    block_end = block_after_bytes(&sizes, i, AHEAD_BYTES);
                     let stream: &[Manifest] = manifests;
                     let block = &sizes[i..block_end];
                     ahead = parallel::map(block, |k| {
@@ -97,10 +97,7 @@ pub fn run_with_image_users(
                     continue;
                 }
                 matched += 1;
-                let (result, new_value, new_docs) = if m.opted_out_of(&step.name) {
-                    let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
-                    (StepResult::Skipped { reason }, None, Vec::new())
-                } else if let Some(applied) = done_ahead {
+                let (result, new_value, new_docs) = if let Some(applied) = done_ahead {
                     applied?
                 } else {
                     let around = Around {
@@ -304,7 +301,8 @@ pub fn run_streaming(
     Ok(report)
 }
 
-/// The end of the block of documents that starts at `start` and holds about `bytes`.
+/// The end of the block of documents that starts at `start` and holds about `bytes` (at
+/// least one document).
 fn block_after_bytes(sizes: &[usize], start: usize, bytes: usize) -> usize {
     let mut held = 0;
     let mut end = start;
@@ -378,22 +376,17 @@ impl Streamed<'_> {
                 if !selects(step, d) {
                     continue;
                 }
-                let (result, new_value, new_docs) = if d.opted_out_of(&step.name) {
-                    let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
-                    (StepResult::Skipped { reason }, None, Vec::new())
-                } else {
-                    let around = Around {
-                        stream: &[],
-                        generated: &[],
-                        generated_selectors: &none,
-                        templates: &self.templates,
-                        images: self.images,
-                        index: &index,
-                    };
-                    match apply_step(set, step, d, around) {
-                        Ok(applied) => applied,
-                        Err(e) => return self.failed(docs, Some(opened), entries, (1, k, e)),
-                    }
+                let around = Around {
+                    stream: &[],
+                    generated: &[],
+                    generated_selectors: &none,
+                    templates: &self.templates,
+                    images: self.images,
+                    index: &index,
+                };
+                let (result, new_value, new_docs) = match apply_step(set, step, d, around) {
+                    Ok(applied) => applied,
+                    Err(e) => return self.failed(docs, Some(opened), entries, (1, k, e)),
                 };
                 if !new_docs.is_empty() {
                     let e = anyhow!("{step_id}: generated a document in a streaming run (a bug)");
@@ -611,17 +604,6 @@ fn read_selected_fully(manifests: &mut [Manifest], sets: &[PatchSet]) -> Result<
 /// How much work (bytes of documents) a block of documents changed ahead holds.
 const AHEAD_BYTES: usize = 4 << 20;
 
-/// The end of the block of documents that starts at `start`.
-fn block_after(sizes: &[usize], start: usize) -> usize {
-    let mut bytes = 0;
-    let mut end = start;
-    while end < sizes.len() && (end == start || bytes < AHEAD_BYTES) {
-        bytes += sizes[end];
-        end += 1;
-    }
-    end
-}
-
 /// Inserts each generated document right after its owner (in the order generated), in one
 /// pass: inserting them one by one would move the rest of the stream every time.
 fn insert_after_owners(
@@ -758,6 +740,10 @@ struct Around<'a> {
 }
 
 fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Result<Applied> {
+    if m.opted_out_of(&step.name) {
+        let reason = format!("opted out with the {SKIP_ANNOTATION} annotation");
+        return Ok((StepResult::Skipped { reason }, None, Vec::new()));
+    }
     let templates = around.templates;
     let Some(resource) = &m.value else {
         let reason = "empty document".into();

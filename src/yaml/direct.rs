@@ -154,15 +154,13 @@ fn writer_writes_plain(s: &str, place: Place) -> Option<bool> {
     if quoted {
         return Some(false);
     }
-    // The words and numbers a YAML 1.1 reader takes for something else.
-    if matches!(s, "~" | "<<" | "=") || resolve_plain(s) != Plain::Str {
-        return match resolve_plain(s) {
-            // Spellings of these words in other cases (`yEs`): not known.
-            Plain::Bool(_) | Plain::Null | Plain::NonFinite => Some(false),
-            _ if is_decimal(s) => Some(false),
-            _ if matches!(s, "~" | "<<" | "=") => Some(false),
-            _ => None,
-        };
+    // The words and numbers a YAML 1.1 reader takes for something else: quoted where the
+    // writer certainly quotes them, left to it otherwise.
+    match resolve_plain(s) {
+        _ if matches!(s, "<<" | "=") || is_decimal(s) => return Some(false),
+        Plain::Bool(_) | Plain::Null | Plain::NonFinite => return Some(false),
+        Plain::Str => {}
+        _ => return None,
     }
     let lower = s.to_ascii_lowercase();
     let word = lower.trim_start_matches(['+', '-']);
