@@ -4,18 +4,22 @@
 //! serde-saphyr, whose emitter quotes every string a YAML 1.1 reader could mistake for
 //! something else. A written document is proved to read back as its value before it is used:
 //! by construction for the common shape (`direct`), by reading it back for the rest (`emit`).
+//! Reading, too, has a fast path for the common shape (`quick`), tested against the full
+//! reader (`read`).
 
 mod direct;
 mod emit;
 mod lexical;
+mod quick;
 mod read;
 mod resolve;
 
 pub use direct::emit_direct;
 pub use emit::{emit, emit_with_writer};
+pub use quick::read_quickly;
 pub use read::{
     Hazard, MAX_DEPTH, Parsed, ReadError, WantsAll, read_document, read_document_head,
-    read_document_head_unless,
+    read_document_head_unless, read_in_full,
 };
 
 /// Reads a patch file (or any of our own configuration) into typed structs, with

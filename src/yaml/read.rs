@@ -29,7 +29,7 @@ const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 const MAX_RESPELLINGS: usize = 64;
 
 /// The top-level keys selectors look at: all a head read builds.
-const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+pub(super) const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 /// A document as read: `None` when it holds no node (empty, comments only, or `null`).
 #[derive(Debug)]
@@ -143,6 +143,7 @@ enum Shape {
 /// Why a read stopped: a real error, or a head read that needs a full read (a top-level
 /// `<<`, or a built part aliasing a skipped one), or a double-quoted scalar at this offset
 /// holds `\'` (which goyaml takes and the parser does not) and must be respelled first.
+#[derive(Debug)]
 enum Stop {
     Error(ReadError),
     NeedFull,
@@ -229,6 +230,49 @@ pub fn read_document_head_unless(
 /// and PS as line breaks, and the spellings goyaml takes and the parser refuses (`\'` in
 /// double quotes, `*a:`, `[-, x]`) respelled as the parser reaches them.
 fn read(text: &str, head_only: bool, wants_all: Option<&WantsAll<'_>>) -> Result<Parsed, Stop> {
+    if let Some(parsed) = super::quick::read(text, head_only, wants_all) {
+        #[cfg(debug_assertions)]
+        check_quick_read(text, head_only, wants_all, &parsed);
+        return Ok(parsed);
+    }
+    read_in_full_unless(text, head_only, wants_all)
+}
+
+/// Debug builds (and so every test) read each document the quick reader read again in
+/// full, and stop on any difference.
+#[cfg(debug_assertions)]
+fn check_quick_read(text: &str, head_only: bool, wants_all: Option<&WantsAll<'_>>, quick: &Parsed) {
+    let full = read_in_full_unless(text, head_only, wants_all);
+    let agree = match &full {
+        Ok(full) => {
+            full.value == quick.value
+                && full.hazards == quick.hazards
+                && full.complete == quick.complete
+        }
+        Err(_) => false,
+    };
+    assert!(
+        agree,
+        "the quick reader read {text:?} as {quick:?}, the full reader as {full:?}"
+    );
+}
+
+/// Reads a document with the full reader only, never the quick one ([`super::quick`]):
+/// what the quick reader is tested against. `head_only` as [`read_document_head`].
+pub fn read_in_full(text: &str, head_only: bool) -> Result<Parsed, ReadError> {
+    match read_in_full_unless(text, head_only, None) {
+        Ok(parsed) => Ok(parsed),
+        Err(Stop::Error(e)) => Err(e),
+        Err(Stop::NeedFull) => read_in_full(text, false),
+        Err(Stop::Respell(..)) => unreachable!("respelling is done"),
+    }
+}
+
+fn read_in_full_unless(
+    text: &str,
+    head_only: bool,
+    wants_all: Option<&WantsAll<'_>>,
+) -> Result<Parsed, Stop> {
     if let Some(at) = lexical::first_unprintable(text) {
         let (line, column) = line_and_column(text, at);
         return Err(Stop::Error(ReadError {
@@ -1009,22 +1053,19 @@ impl<'a> Reader<'a> {
     }
 
     fn plain_value(&mut self, text: &str, pos: Pos) -> Result<Value, ReadError> {
-        Ok(match resolve_plain(text) {
-            Plain::Null => Value::Null,
-            Plain::Bool(b) => Value::Bool(b),
-            Plain::Int(i) => Value::Number(i.into()),
-            Plain::Uint(u) => Value::Number(u.into()),
-            Plain::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
-            Plain::Str => Value::String(text.to_string()),
-            Plain::BigInt => {
-                self.hazard(
-                    pos,
-                    "an integer that does not fit in 64 bits (Kubernetes versions read it differently)".into(),
-                );
-                Value::String(text.to_string())
-            }
-            Plain::NonFinite => return Err(err(pos, NON_FINITE)),
-        })
+        let plain = resolve_plain(text);
+        if let Some(value) = plain.to_json(text) {
+            return Ok(value);
+        }
+        if plain == Plain::NonFinite {
+            return Err(err(pos, NON_FINITE));
+        }
+        self.hazard(
+            pos,
+            "an integer that does not fit in 64 bits (Kubernetes versions read it differently)"
+                .into(),
+        );
+        Ok(Value::String(text.to_string()))
     }
 
     fn tagged_value(&mut self, text: &str, suffix: &str, pos: Pos) -> Result<Value, ReadError> {
@@ -1281,7 +1322,7 @@ const MERGE_NEEDS_MAPS: &str = "a `<<` merge key needs a map or a list of maps";
 
 /// Assigns the entries in order: a duplicate key keeps its first position and its last value,
 /// as in goyaml v2.
-fn build_map(entries: Vec<(String, Value)>) -> Map<String, Value> {
+pub(super) fn build_map(entries: Vec<(String, Value)>) -> Map<String, Value> {
     let mut map = Map::with_capacity(entries.len());
     for (key, value) in entries {
         map.insert(key, value);

@@ -20,6 +20,23 @@ pub enum Plain {
     NonFinite,
 }
 
+impl Plain {
+    /// The JSON value `text`, read as this, stands for; `None` for a big integer (which
+    /// Kubernetes versions read differently) and `.inf` or `.nan` (which it rejects).
+    pub fn to_json(&self, text: &str) -> Option<serde_json::Value> {
+        use serde_json::{Number, Value};
+        Some(match *self {
+            Plain::Null => Value::Null,
+            Plain::Bool(b) => Value::Bool(b),
+            Plain::Int(i) => Value::Number(i.into()),
+            Plain::Uint(u) => Value::Number(u.into()),
+            Plain::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Plain::Str => Value::String(text.to_string()),
+            Plain::BigInt | Plain::NonFinite => return None,
+        })
+    }
+}
+
 /// Resolves an untagged plain scalar the way goyaml v2 does.
 pub fn resolve_plain(text: &str) -> Plain {
     let Some(&first) = text.as_bytes().first() else {
