@@ -85,6 +85,7 @@ pub fn run_with_image_users(
                                 templates,
                                 images,
                                 index: &index,
+                                listed: true,
                             };
                             apply_step(set, step, m, around).map(|a| whole_resource(a, m))
                         })
@@ -107,6 +108,7 @@ pub fn run_with_image_users(
                         templates,
                         images,
                         index: &index,
+                        listed: true,
                     };
                     whole_resource(apply_step(set, step, m, around)?, m)
                 };
@@ -289,6 +291,8 @@ pub fn run_streaming(
         notes: sets.iter().flat_map(|s| s.notes.iter().cloned()).collect(),
         ..Report::default()
     };
+    // The first step's entries are moved, not copied: for a one-step run, they are all of them.
+    report.entries = by_step.first_mut().map(std::mem::take).unwrap_or_default();
     report
         .entries
         .reserve_exact(by_step.iter().map(Vec::len).sum());
@@ -383,6 +387,7 @@ impl Streamed<'_> {
                     templates: &self.templates,
                     images: self.images,
                     index: &index,
+                    listed: self.keep.report,
                 };
                 let (result, new_value, new_docs) = match apply_step(set, step, d, around) {
                     Ok(applied) => applied,
@@ -737,6 +742,9 @@ struct Around<'a> {
     templates: &'a [PodTemplatePath],
     images: &'a KnownUsers,
     index: &'a StreamIndex,
+    /// Whether the report lists what a step changed (paths, values before and after), or
+    /// only counts that it changed something (a run that writes no report).
+    listed: bool,
 }
 
 fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Result<Applied> {
@@ -819,9 +827,17 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
         let reason = conflicts.into_iter().next().unwrap_or_default();
         return Ok((StepResult::Conflict { reason }, None, Vec::new()));
     }
-    let changes = match looked {
-        true => Vec::new(),
-        false => report::changes_at(&at, resource, before, &working),
+    let changes = match (looked, around.listed) {
+        (true, _) => Vec::new(),
+        (false, true) => report::changes_at(&at, resource, before, &working),
+        // Counted, not listed: one change stands for them all (what `changes_at` finds is
+        // empty exactly when the two are equal, maps compared key by key).
+        (false, false) if *before == working => Vec::new(),
+        (false, false) => vec![report::Change {
+            path: at.clone(),
+            before: None,
+            after: None,
+        }],
     };
     if changes.is_empty() {
         let result = if let Some(reason) = conflicts.into_iter().next() {
