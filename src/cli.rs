@@ -188,6 +188,16 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Refuse (exit 2) a stream of more documents than this: what a runaway stream of tiny
+    /// documents can cost stays bounded.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "PULSE_HARDEN_MAX_DOCUMENTS",
+        default_value_t = crate::stream::MAX_DOCUMENTS
+    )]
+    pub max_documents: usize,
+
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -69,8 +69,12 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     // is read first; documents a step will read whole are read whole at once, one parse each.
     let streams = pipeline::streams(&loaded.sets);
     let mut stream = match streams {
-        true => stream::split_unread(input)?,
-        false => stream::read_for(input, &pipeline::wants_whole(&loaded.sets))?,
+        true => stream::split_unread(input, args.max_documents)?,
+        false => stream::read_for(
+            input,
+            &pipeline::wants_whole(&loaded.sets),
+            args.max_documents,
+        )?,
     };
     // Every error from here on may stem from a document: it passes the scrub, so that no
     // Secret or ConfigMap data value can reach stderr or the Helm log.

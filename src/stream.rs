@@ -11,6 +11,12 @@ use std::sync::Arc;
 
 const BOM: &str = "\u{feff}";
 
+/// How many documents a stream may hold unless `--max-documents` says otherwise: over a
+/// hundred times what the largest Helm release or Argo CD application renders, and few
+/// enough that a stream of the smallest documents still costs a bounded multiple of its size
+/// (each document, however small, keeps a few hundred bytes of bookkeeping).
+pub const MAX_DOCUMENTS: usize = 50_000;
+
 /// The documents of a stream, and whether it began with a UTF-8 byte order mark.
 #[derive(Debug)]
 pub struct Stream {
@@ -33,16 +39,18 @@ pub fn read(input: &[u8]) -> Result<Stream> {
 /// not built. [`crate::pipeline::run`] reads in full what its steps select. Documents keep
 /// their text as slices of the input rather than copies.
 pub fn read_lazily(input: Vec<u8>) -> Result<Stream> {
-    read_for(input, &|_| false)
+    read_for(input, &|_| false, MAX_DOCUMENTS)
 }
 
 /// [`read_lazily`], but the documents `wants_whole` says yes to (from their head) are read
-/// whole, in the same pass: one parse each (see [`yaml::read_document_head_unless`]).
+/// whole, in the same pass: one parse each (see [`yaml::read_document_head_unless`]). A
+/// stream of more than `max_documents` is refused, as [`split_unread`] refuses it.
 pub fn read_for(
     input: Vec<u8>,
     wants_whole: &(dyn Fn(&Manifest) -> bool + Sync),
+    max_documents: usize,
 ) -> Result<Stream> {
-    let mut stream = split_unread(input)?;
+    let mut stream = split_unread(input, max_documents)?;
     let sizes: Vec<usize> = stream.manifests.iter().map(|m| m.raw.len()).collect();
     let manifests: &[Manifest] = &stream.manifests;
     let parsed = parallel::map(&sizes, |i| read_head(&manifests[i], wants_whole));
@@ -54,7 +62,8 @@ pub fn read_for(
 
 /// Splits a stream into its documents without reading any: each has its text and place, no
 /// value yet. [`read_head`] reads one (the pipeline's streaming run reads each on its way).
-pub fn split_unread(input: Vec<u8>) -> Result<Stream> {
+/// A stream of more than `max_documents` is refused where the next one would start.
+pub fn split_unread(input: Vec<u8>, max_documents: usize) -> Result<Stream> {
     let text = String::from_utf8(input).map_err(|e| {
         let valid_up_to = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..valid_up_to]
@@ -72,7 +81,7 @@ pub fn split_unread(input: Vec<u8>) -> Result<Stream> {
         true => (true, BOM.len()),
         false => (false, 0),
     };
-    let chunks = split(&text[offset..])?;
+    let chunks = split(&text[offset..], max_documents)?;
     let manifests = (chunks.into_iter().enumerate())
         .map(|(index, chunk)| Manifest {
             index: index + 1,
@@ -124,8 +133,13 @@ struct Chunk<'a> {
 /// of the line is blank or a comment; anything else after `---` fails the whole stream in
 /// kubectl and Helm, so it is an error here too. `---` indented inside a block scalar is
 /// content, since it does not start the line.
-fn split(text: &str) -> Result<Vec<Chunk<'_>>> {
+fn split(text: &str, max_documents: usize) -> Result<Vec<Chunk<'_>>> {
     let mut chunks = Vec::new();
+    let too_many = |line: usize| {
+        anyhow!(
+            "input line {line}: the stream holds more than {max_documents} documents, the most pulse-harden reads unless told otherwise (far more than a Helm release or Argo CD application renders); raise the limit with --max-documents for a stream this large"
+        )
+    };
     let mut separator = "";
     let mut body_start = 0;
     let mut body_line = 1;
@@ -136,6 +150,9 @@ fn split(text: &str) -> Result<Vec<Chunk<'_>>> {
             let rest = rest.trim();
             if rest.is_empty() || rest.starts_with('#') {
                 if offset > body_start || !separator.is_empty() {
+                    if chunks.len() == max_documents {
+                        return Err(too_many(body_line));
+                    }
                     chunks.push(Chunk {
                         separator,
                         body: &text[body_start..offset],
@@ -156,6 +173,9 @@ fn split(text: &str) -> Result<Vec<Chunk<'_>>> {
         offset += line.len();
     }
     if offset > body_start || !separator.is_empty() {
+        if chunks.len() == max_documents {
+            return Err(too_many(body_line));
+        }
         chunks.push(Chunk {
             separator,
             body: &text[body_start..],
@@ -292,7 +312,7 @@ mod tests {
     use super::*;
 
     fn bodies(text: &str) -> Vec<(String, String)> {
-        split(text)
+        split(text, MAX_DOCUMENTS)
             .unwrap()
             .into_iter()
             .map(|c| (c.separator.to_string(), c.body.to_string()))
@@ -318,9 +338,23 @@ mod tests {
 
     #[test]
     fn content_on_a_separator_line_is_rejected() {
-        let e = split("a: 1\n--- {b: 2}\n").err().unwrap().to_string();
+        let e = (split("a: 1\n--- {b: 2}\n", MAX_DOCUMENTS).err().unwrap()).to_string();
         assert!(e.starts_with("input line 2: content after `---`"), "{e}");
-        assert!(split("---null\n").is_err());
+        assert!(split("---null\n", MAX_DOCUMENTS).is_err());
+    }
+
+    #[test]
+    fn the_document_limit_counts_every_document() {
+        let refused = |text: &str, max: usize| split(text, max).err().map(|e| e.to_string());
+        assert_eq!(refused("a: 1\n---\nb: 2\n", 2), None);
+        let e = refused("a: 1\n---\nb: 2\n", 1).unwrap_or_default();
+        assert!(
+            e.starts_with("input line 3: the stream holds more than 1 documents"),
+            "{e}"
+        );
+        // An empty document after a last separator is a document too.
+        let e = refused("---\na: 1\n---\nb: 2\n---\n", 2).unwrap_or_default();
+        assert!(e.starts_with("input line 6: "), "{e}");
     }
 
     #[test]
