@@ -470,6 +470,10 @@ fn more_documents_than_the_limit_are_refused() {
         "raise the limit with --max-documents",
     ]);
     limited("4").assert_success();
+    // From the environment, as Helm 3 and Argo CD pass settings.
+    let mut cmd = common::pulse_harden();
+    cmd.env("PULSE_HARDEN_MAX_DOCUMENTS", "3");
+    run_command(cmd, input.as_bytes(), None).assert_clear_error(&["more than 3 documents"]);
 }
 
 /// The case: a million tiny documents. Refused at once, within the bound of
