@@ -162,30 +162,19 @@ fn writer_writes_plain(s: &str, place: Place) -> Option<bool> {
         Plain::Str => {}
         _ => return None,
     }
-    let lower = s.to_ascii_lowercase();
-    let word = lower.trim_start_matches(['+', '-']);
-    if matches!(
-        word,
-        "y" | "n"
-            | "yes"
-            | "no"
-            | "on"
-            | "off"
-            | "true"
-            | "false"
-            | "null"
-            | "nan"
-            | "inf"
-            | ".nan"
-            | ".inf"
-    ) {
+    let word = s.trim_start_matches(['+', '-']);
+    let is_word = |words: &[&str]| words.iter().any(|w| word.eq_ignore_ascii_case(w));
+    if is_word(&[
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", ".nan", ".inf",
+    ]) {
         return None;
     }
     // What starts like a number: plain only with a letter no number or timestamp has.
     let numeric_start = matches!(first, b'0'..=b'9' | b'+' | b'-' | b'.' | b'_');
     if numeric_start {
         let digits = word.trim_start_matches(['.', '_']);
-        let radix = ["0x", "0o", "0b"].iter().any(|p| digits.starts_with(p));
+        let radix = (digits.get(..2))
+            .is_some_and(|p| ["0x", "0o", "0b"].iter().any(|r| p.eq_ignore_ascii_case(r)));
         let telling = b.iter().any(|&c| {
             c.is_ascii_alphabetic() && !matches!(c.to_ascii_lowercase(), b'e' | b't' | b'z')
         });
