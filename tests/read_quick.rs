@@ -107,6 +107,26 @@ fn other_shapes_are_left_to_the_full_reader() {
     }
 }
 
+/// goyaml gives up on a key without `?` past 1024 characters, quotes included: such a key is
+/// an error to Kubernetes, and so to the full reader, never read quickly.
+#[test]
+fn keys_longer_than_goyaml_takes_are_left_to_the_full_reader() {
+    let long = "k".repeat(1025);
+    for text in [
+        format!("{long}: 1\n"),
+        format!("'{}': 1\n", &long[2..]),
+        format!("a:\n  {long}: 1\n"),
+        format!("- {long}: 1\n"),
+        format!("-   {long}: 1\n"),
+        format!("a: {{{long}: b}}\n"),
+        format!("a: {{'{}': b}}\n", &long[2..]),
+    ] {
+        assert!(yaml::read_quickly(&text, false).is_none(), "{text}");
+        assert!(yaml::read_in_full(&text, false).is_err(), "{text}");
+    }
+    assert!(agrees(&format!("{}: 1\n", &long[..1000])));
+}
+
 #[test]
 fn nesting_deeper_than_the_quick_reader_goes_is_left_to_the_full_reader() {
     let mut text = String::new();

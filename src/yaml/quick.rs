@@ -256,9 +256,17 @@ fn key(text: &str) -> Option<(&str, &str)> {
             (key, &text[end..])
         }
     };
+    if text.len() - rest.len() > MAX_KEY_BYTES {
+        return None;
+    }
     let rest = rest.strip_prefix(':')?;
     (rest.is_empty() || rest.starts_with(' ')).then_some((key, rest))
 }
+
+/// goyaml (libyaml) gives up on a key without `?` that runs past 1024 characters, quotes
+/// included (a 1025-character key is an error to Kubernetes); longer keys, with a margin, are
+/// the full reader's, which refuses them as goyaml does.
+const MAX_KEY_BYTES: usize = 1000;
 
 fn is_key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-')
@@ -313,6 +321,9 @@ fn flow(text: &str) -> Option<(Value, &str)> {
                 let Value::String(key) = key else {
                     return None;
                 };
+                if rest.len() - after.len() > MAX_KEY_BYTES {
+                    return None;
+                }
                 let after = after.strip_prefix(": ")?.trim_start_matches(' ');
                 let (value, after) = flow_item(after)?;
                 entries.push((key, value));
