@@ -63,15 +63,21 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     }
     loaded.extend(given);
 
-    let input = read_input(args.input.as_deref())?;
-    // A run whose every step reads only its own resource streams: each document is read,
-    // changed and emitted on its way (`pipeline::run_streaming`). Otherwise the whole stream
-    // is read first; documents a step will read whole are read whole at once, one parse each.
-    let streams = pipeline::streams(&loaded.sets);
-    let mut stream = match streams {
-        true => stream::split_unread(input, args.max_documents)?,
-        false => stream::read_for(
-            input,
+    // A run whose every step reads only its own resource streams: the input is read a segment
+    // at a time, and each document is read, changed and emitted on its way
+    // (`pipeline::run_streaming`). Otherwise the whole stream is read first; documents a step
+    // will read whole are read whole at once, one parse each.
+    let mut segments = match pipeline::streams(&loaded.sets) {
+        true => Some(open_input(args.input.as_deref(), args.max_documents)?),
+        false => None,
+    };
+    let mut stream = match &segments {
+        Some(_) => stream::Stream {
+            bom: false,
+            manifests: Vec::new(),
+        },
+        None => stream::read_for(
+            read_input(args.input.as_deref())?,
             &pipeline::wants_whole(&loaded.sets),
             args.max_documents,
         )?,
@@ -79,18 +85,25 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     // Every error from here on may stem from a document: it passes the scrub, so that no
     // Secret or ConfigMap data value can reach stderr or the Helm log.
     let images = KnownUsers::new(loaded.image_users);
-    let result =
-        harden_stream(&mut stream, &loaded.sets, &images, loaded.skipped, args).map_err(|e| {
-            // A reader's error quotes no scalar, and scrubbing it could erase its location.
-            if e.downcast_ref::<pipeline::InputError>().is_some() {
-                return e;
-            }
-            let values = stream
-                .manifests
-                .iter()
-                .flat_map(|m| m.value.iter().chain(m.before_change.as_deref()));
-            anyhow!(redact::scrub(&format!("{e:#}"), values))
-        });
+    let result = harden_stream(
+        &mut stream,
+        segments.as_mut(),
+        &loaded.sets,
+        &images,
+        loaded.skipped,
+        args,
+    )
+    .map_err(|e| {
+        // A reader's error quotes no scalar, and scrubbing it could erase its location.
+        if e.downcast_ref::<pipeline::InputError>().is_some() {
+            return e;
+        }
+        let values = stream
+            .manifests
+            .iter()
+            .flat_map(|m| m.value.iter().chain(m.before_change.as_deref()));
+        anyhow!(redact::scrub(&format!("{e:#}"), values))
+    });
     // The process ends here: handing every parsed document back to the allocator, node by
     // node, would take a few percent of the run and free nothing anyone needs.
     std::mem::forget(stream);
@@ -99,6 +112,7 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
 
 fn harden_stream(
     stream: &mut stream::Stream,
+    segments: Option<&mut Segments>,
     sets: &[PatchSet],
     images: &KnownUsers,
     skipped_files: Vec<String>,
@@ -112,7 +126,18 @@ fn harden_stream(
                 values: r.diff,
                 report: r.report.is_some() || r.check || r.strict || r.report_configmap.is_some(),
             };
-            pipeline::run_streaming(&mut stream.manifests, sets, images, keep)?
+            let Some(segments) = segments else {
+                bail!("internal error: a streaming run without its input");
+            };
+            let report = pipeline::run_streaming(
+                &mut stream.manifests,
+                &mut || segments.next_documents(),
+                sets,
+                images,
+                keep,
+            );
+            stream.bom = segments.bom();
+            report?
         }
         false => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
     };
@@ -370,6 +395,28 @@ fn write_stderr(text: &str) {
     let _ = stderr
         .write_all(text.as_bytes())
         .and_then(|()| stderr.flush());
+}
+
+/// The input of a streaming run, read a segment at a time.
+type Segments = stream::Segments<Box<dyn Read>>;
+
+fn open_input(path: Option<&Path>, max_documents: usize) -> Result<Segments> {
+    let (input, name): (Box<dyn Read>, String) = match path {
+        Some(path) => (
+            Box::new(
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            ),
+            path.display().to_string(),
+        ),
+        None => (Box::new(std::io::stdin().lock()), "stdin".into()),
+    };
+    Ok(Segments::new(
+        input,
+        &name,
+        max_documents,
+        stream::SEGMENT_BYTES,
+    ))
 }
 
 fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {

@@ -3,7 +3,9 @@
 
 use crate::images::{KnownUsers, NO_IMAGE_USERS};
 use crate::lists;
-use crate::manifest::{HELM4_FILENAME_ANNOTATION, Head, Manifest, SKIP_ANNOTATION, source_comment};
+use crate::manifest::{
+    HELM4_FILENAME_ANNOTATION, Head, Manifest, Raw, SKIP_ANNOTATION, source_comment,
+};
 use crate::parallel;
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
@@ -203,19 +205,22 @@ impl std::error::Error for InputError {}
 /// every step and emitted together, on every core, before the next block is read.
 const STREAM_BLOCK_BYTES: usize = 128 << 10;
 
-/// [`run_with_image_users`] for a run that [`streams`], over documents
-/// [`crate::stream::split_unread`] left unread. A block of documents at a time, each document
-/// is read (whole if a step wants it), put through every step of every set in order, and
-/// emitted (into `Manifest::emitted`, an error there kept for the writer to report, as
-/// [`crate::stream::render`] would). Then, unless `keep_values` (for `--diff`), it keeps only
-/// its head: memory holds the input, the output and one block, not the stream parsed.
-/// Secret and ConfigMap data and Lists stay whole (errors are scrubbed of data values; Lists
-/// count their items).
+/// [`run_with_image_users`] for a run that [`streams`], over the documents `next` hands out a
+/// segment at a time, unread ([`crate::stream::Segments`]); done, they join `manifests`. A
+/// block of documents at a time, each document is read (whole if a step wants it), put through
+/// every step of every set in order, and emitted (into `Manifest::emitted`, an error there kept
+/// for the writer to report, as [`crate::stream::render`] would). Then, unless `keep.values`
+/// (for `--diff`), it keeps only its head, and of its text what the output takes from it (all
+/// of it, or the header comments above an emitted text), in an allocation of its own: memory
+/// holds the output, a segment and a block, not the input or the stream parsed. Secret and
+/// ConfigMap data and Lists stay whole (errors are scrubbed of data values; Lists count their
+/// items).
 ///
 /// The outcome is [`run_with_image_users`]'s: report entries in step order, and the error a
 /// run step by step would end with (the first read error, else the first step's first).
 pub fn run_streaming(
-    manifests: &mut [Manifest],
+    manifests: &mut Vec<Manifest>,
+    next: &mut dyn FnMut() -> Result<Option<Vec<Manifest>>>,
     sets: &[PatchSet],
     images: &KnownUsers,
     keep: Keep,
@@ -238,51 +243,60 @@ pub fn run_streaming(
     // The error to end with: (0, 0, document) for a read error, (1, step, document) for a
     // step's, the least of them (see above).
     let mut failure: Option<((u8, usize, usize), anyhow::Error)> = None;
-    let sizes: Vec<usize> = manifests.iter().map(|m| m.raw.len().max(1)).collect();
-    let mut start = 0;
-    while start < sizes.len() {
-        let end = block_after_bytes(&sizes, start, STREAM_BLOCK_BYTES);
-        // The block's documents, taken out of the stream and put back done (in place: a second
-        // list of every document would cost a few hundred bytes a document).
-        let block: Vec<Mutex<Option<Manifest>>> = (manifests[start..end].iter_mut())
-            .map(|m| {
-                Mutex::new(Some(std::mem::replace(
-                    m,
-                    Manifest::from_value(0, Value::Null),
-                )))
-            })
-            .collect();
-        // A stream of at least one block goes on every core, one block after the other.
-        let on_every_core = match sizes.len() > end || start > 0 {
-            true => STREAM_BLOCK_BYTES / 2,
-            false => parallel::MIN_BYTES,
-        };
-        let done = parallel::map_from(on_every_core, &sizes[start..end], |k| {
-            let m = block[k].lock().ok().and_then(|mut m| m.take());
-            m.map(|m| run.document(m))
-        });
-        for (position, done) in (start..).zip(done) {
-            let Some(done) = done else {
-                bail!("internal error: document {} was not run", position + 1);
+    // A read error of a later segment comes before every step's error (the step-by-step run
+    // reads the whole stream first).
+    while let Some(mut segment) = next().map_err(InputError::from)? {
+        let first_segment = manifests.is_empty();
+        let base = manifests.len();
+        let sizes: Vec<usize> = segment.iter().map(|m| m.raw.len().max(1)).collect();
+        let mut start = 0;
+        while start < sizes.len() {
+            let end = block_after_bytes(&sizes, start, STREAM_BLOCK_BYTES);
+            // The block's documents, taken out of the segment and put back done (in place: a
+            // second list of every document would cost a few hundred bytes a document).
+            let block: Vec<Mutex<Option<Manifest>>> = (segment[start..end].iter_mut())
+                .map(|m| {
+                    Mutex::new(Some(std::mem::replace(
+                        m,
+                        Manifest::from_value(0, Value::Null),
+                    )))
+                })
+                .collect();
+            // A stream of at least one block goes on every core, one block after the other.
+            let on_every_core = match !first_segment || sizes.len() > end || start > 0 {
+                true => STREAM_BLOCK_BYTES / 2,
+                false => parallel::MIN_BYTES,
             };
-            for (k, entry) in done.entries {
-                matched[k] += 1;
-                by_step[k].push(entry);
+            let done = parallel::map_from(on_every_core, &sizes[start..end], |k| {
+                let m = block[k].lock().ok().and_then(|mut m| m.take());
+                m.map(|m| run.document(m))
+            });
+            for (k, done) in (start..).zip(done) {
+                let position = base + k;
+                let Some(done) = done else {
+                    bail!("internal error: document {} was not run", position + 1);
+                };
+                for (k, entry) in done.entries {
+                    matched[k] += 1;
+                    by_step[k].push(entry);
+                }
+                if let Some((rank, step, e)) = done.error
+                    && failure
+                        .as_ref()
+                        .is_none_or(|(least, _)| (rank, step, position) < *least)
+                {
+                    failure = Some(((rank, step, position), e));
+                }
+                segment[k] = done.manifest;
             }
-            if let Some((rank, step, e)) = done.error
-                && failure
-                    .as_ref()
-                    .is_none_or(|(least, _)| (rank, step, position) < *least)
-            {
-                failure = Some(((rank, step, position), e));
+            // A read error ends the run: none can come before it any more.
+            if let Some(((0, ..), _)) = &failure {
+                manifests.append(&mut segment);
+                return Err(failure.map_or_else(|| anyhow!("internal error"), |(_, e)| e));
             }
-            manifests[position] = done.manifest;
+            start = end;
         }
-        // A read error ends the run: none can come before it any more.
-        if let Some(((0, ..), _)) = &failure {
-            break;
-        }
-        start = end;
+        manifests.append(&mut segment);
     }
     if let Some((_, e)) = failure {
         return Err(e);
@@ -428,6 +442,15 @@ impl Streamed<'_> {
         if !self.keep.values {
             keep_only_what_is_needed(&mut m);
         }
+        // Its text, no longer a slice of its segment, which can then go.
+        let kept = match (&m.emitted, self.keep.values) {
+            (Some(Ok(_)), false) => crate::manifest::header(&m.raw),
+            _ => &m.raw,
+        };
+        let text = Arc::new(format!("{}{kept}", &*m.separator));
+        let separator = m.separator.len();
+        m.separator = Raw::slice(&text, 0..separator);
+        m.raw = Raw::slice(&text, separator..text.len());
         if !self.keep.report {
             // The summary counts a changed resource once, and every conflict.
             let mut counted: Vec<Arc<str>> = Vec::new();

@@ -64,34 +64,55 @@ pub fn read_for(
 /// value yet. [`read_head`] reads one (the pipeline's streaming run reads each on its way).
 /// A stream of more than `max_documents` is refused where the next one would start.
 pub fn split_unread(input: Vec<u8>, max_documents: usize) -> Result<Stream> {
-    let text = String::from_utf8(input).map_err(|e| {
-        let valid_up_to = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..valid_up_to]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        anyhow!(
-            "input is not valid UTF-8 (line {line}, byte {})",
-            valid_up_to + 1
-        )
-    })?;
+    let text = utf8(input, 1, 0)?;
     let text = Arc::new(text);
     let (bom, offset) = match text.starts_with(BOM) {
         true => (true, BOM.len()),
         false => (false, 0),
     };
-    let chunks = split(&text[offset..], max_documents)?;
-    let manifests = (chunks.into_iter().enumerate())
+    let at = Counted {
+        first_line: 1,
+        before: 0,
+        max_documents,
+    };
+    let chunks = split(&text[offset..], &at)?;
+    let manifests = manifests_of(&text, offset, chunks, 0);
+    Ok(Stream { bom, manifests })
+}
+
+/// The text of `input`, which starts at 1-based `line` and 0-based `byte` of the stream.
+fn utf8(input: Vec<u8>, line: usize, byte: usize) -> Result<String> {
+    String::from_utf8(input).map_err(|e| {
+        let valid_up_to = e.utf8_error().valid_up_to();
+        let line = line
+            + e.as_bytes()[..valid_up_to]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+        anyhow!(
+            "input is not valid UTF-8 (line {line}, byte {})",
+            byte + valid_up_to + 1
+        )
+    })
+}
+
+/// The documents `chunks` of `text` (from `offset` on) make, numbered after `before` others.
+fn manifests_of(
+    text: &Arc<String>,
+    offset: usize,
+    chunks: Vec<Chunk>,
+    before: usize,
+) -> Vec<Manifest> {
+    (chunks.into_iter().enumerate())
         .map(|(index, chunk)| Manifest {
-            index: index + 1,
+            index: before + index + 1,
             line: chunk.line,
             separator: Raw::slice(
-                &text,
+                text,
                 offset + chunk.start - chunk.separator.len()..offset + chunk.start,
             ),
             raw: Raw::slice(
-                &text,
+                text,
                 offset + chunk.start..offset + chunk.start + chunk.body.len(),
             ),
             value: None,
@@ -103,8 +124,152 @@ pub fn split_unread(input: Vec<u8>, max_documents: usize) -> Result<Stream> {
             emitted: None,
             head: None,
         })
-        .collect();
-    Ok(Stream { bom, manifests })
+        .collect()
+}
+
+/// How much of the input a streaming run holds at a time, read but not yet run: about this
+/// much, cut where a document starts (a longer document is read whole).
+pub const SEGMENT_BYTES: usize = 1 << 20;
+
+/// A stream read a segment of whole documents at a time ([`Segments::next`]), so that a
+/// streaming run never holds the whole input: each document is split from its segment as
+/// [`split_unread`] splits the whole stream (the same documents, texts, lines and errors),
+/// and a segment's memory goes once its documents let go of it.
+pub struct Segments<R> {
+    input: R,
+    /// What the input is called in a read error (`stdin`, a path).
+    name: String,
+    /// Read, not yet handed out: whole lines up to `scanned`, then the rest.
+    pending: Vec<u8>,
+    /// Where the lines of `pending` not yet looked at start.
+    scanned: usize,
+    /// How far `pending` is known to hold no line break after `scanned` (a long line is
+    /// searched once, not once a read).
+    searched: usize,
+    /// The start of the last `---` line found in `pending` (after its start).
+    last_cut: Option<usize>,
+    at_end: bool,
+    /// The 1-based line and 0-based byte of the stream where `pending` starts.
+    line: usize,
+    byte: usize,
+    documents: usize,
+    max_documents: usize,
+    segment_bytes: usize,
+    bom: bool,
+}
+
+impl<R: std::io::Read> Segments<R> {
+    pub fn new(input: R, name: &str, max_documents: usize, segment_bytes: usize) -> Self {
+        Segments {
+            input,
+            name: name.to_string(),
+            pending: Vec::new(),
+            scanned: 0,
+            searched: 0,
+            last_cut: None,
+            at_end: false,
+            line: 1,
+            byte: 0,
+            documents: 0,
+            max_documents,
+            segment_bytes: segment_bytes.max(1),
+            bom: false,
+        }
+    }
+
+    /// Whether the stream began with a byte order mark (known once a segment was read).
+    pub fn bom(&self) -> bool {
+        self.bom
+    }
+
+    /// The documents of the next segment, split and unread; `None` after the last.
+    pub fn next_documents(&mut self) -> Result<Option<Vec<Manifest>>> {
+        loop {
+            self.scan();
+            if let Some(cut) = self
+                .last_cut
+                .filter(|_| self.pending.len() >= self.segment_bytes)
+            {
+                return self.segment(cut).map(Some);
+            }
+            if self.at_end {
+                return match self.pending.is_empty() {
+                    true => Ok(None),
+                    false => self.segment(self.pending.len()).map(Some),
+                };
+            }
+            self.fill()?;
+        }
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        let start = self.pending.len();
+        self.pending.resize(start + (64 << 10), 0);
+        let read = loop {
+            match self.input.read(&mut self.pending[start..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = read.map_err(|e| anyhow!("cannot read {}: {e}", self.name));
+        self.pending.truncate(start + *n.as_ref().unwrap_or(&0));
+        self.at_end = n? == 0;
+        Ok(())
+    }
+
+    /// Looks at the whole lines read since the last look for `---` lines that end a document
+    /// (as [`split`] reads them; only ASCII blanks count here, which never cuts where `split`
+    /// would not).
+    fn scan(&mut self) {
+        loop {
+            let from = self.searched.max(self.scanned);
+            let Some(found) = self.pending[from..].iter().position(|&b| b == b'\n') else {
+                self.searched = self.pending.len();
+                return;
+            };
+            let end = from + found + 1;
+            let line = &self.pending[self.scanned..end];
+            if self.scanned > 0
+                && let Some(rest) = line.strip_prefix(b"---")
+            {
+                let rest = rest.trim_ascii();
+                if rest.is_empty() || rest.starts_with(b"#") {
+                    self.last_cut = Some(self.scanned);
+                }
+            }
+            self.scanned = end;
+        }
+    }
+
+    /// Hands out `pending` up to `cut` (the start of a `---` line, or the end).
+    fn segment(&mut self, cut: usize) -> Result<Vec<Manifest>> {
+        // The rest is copied (at most a document and a read), not the segment.
+        let rest = self.pending.split_off(cut);
+        let mut bytes = std::mem::replace(&mut self.pending, rest);
+        bytes.shrink_to_fit();
+        self.scanned -= cut.min(self.scanned);
+        self.searched -= cut.min(self.searched);
+        self.last_cut = None;
+        let first = self.byte == 0;
+        let text = utf8(bytes, self.line, self.byte)?;
+        let (bom, offset) = match first && text.starts_with(BOM) {
+            true => (true, BOM.len()),
+            false => (false, 0),
+        };
+        self.bom |= bom;
+        let at = Counted {
+            first_line: self.line,
+            before: self.documents,
+            max_documents: self.max_documents,
+        };
+        let text = Arc::new(text);
+        let chunks = split(&text[offset..], &at)?;
+        let manifests = manifests_of(&text, offset, chunks, self.documents);
+        self.documents += manifests.len();
+        self.line += text.bytes().filter(|&b| b == b'\n').count();
+        self.byte += cut;
+        Ok(manifests)
+    }
 }
 
 /// Reads the head of a document [`split_unread`] left unread, or the whole document if
@@ -133,8 +298,18 @@ struct Chunk<'a> {
 /// of the line is blank or a comment; anything else after `---` fails the whole stream in
 /// kubectl and Helm, so it is an error here too. `---` indented inside a block scalar is
 /// content, since it does not start the line.
-fn split(text: &str, max_documents: usize) -> Result<Vec<Chunk<'_>>> {
+/// Where a text [`split`] splits lies in the stream: the line it starts at, how many
+/// documents came before it, and how many the stream may hold.
+struct Counted {
+    first_line: usize,
+    before: usize,
+    max_documents: usize,
+}
+
+fn split<'t>(text: &'t str, at: &Counted) -> Result<Vec<Chunk<'t>>> {
     let mut chunks = Vec::new();
+    let max_documents = at.max_documents;
+    let room = max_documents.saturating_sub(at.before);
     let too_many = |line: usize| {
         anyhow!(
             "input line {line}: the stream holds more than {max_documents} documents, the most pulse-harden reads unless told otherwise (far more than a Helm release or Argo CD application renders); raise the limit with --max-documents for a stream this large"
@@ -142,15 +317,15 @@ fn split(text: &str, max_documents: usize) -> Result<Vec<Chunk<'_>>> {
     };
     let mut separator = "";
     let mut body_start = 0;
-    let mut body_line = 1;
+    let mut body_line = at.first_line;
     let mut offset = 0;
     for (line_no, line) in text.split_inclusive('\n').enumerate() {
-        let line_no = line_no + 1;
+        let line_no = at.first_line + line_no;
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
             if rest.is_empty() || rest.starts_with('#') {
                 if offset > body_start || !separator.is_empty() {
-                    if chunks.len() == max_documents {
+                    if chunks.len() == room {
                         return Err(too_many(body_line));
                     }
                     chunks.push(Chunk {
@@ -173,7 +348,7 @@ fn split(text: &str, max_documents: usize) -> Result<Vec<Chunk<'_>>> {
         offset += line.len();
     }
     if offset > body_start || !separator.is_empty() {
-        if chunks.len() == max_documents {
+        if chunks.len() == room {
             return Err(too_many(body_line));
         }
         chunks.push(Chunk {
@@ -311,8 +486,16 @@ pub fn emit_document(m: &Manifest) -> Result<Option<String>> {
 mod tests {
     use super::*;
 
+    fn at_most(max_documents: usize) -> Counted {
+        Counted {
+            first_line: 1,
+            before: 0,
+            max_documents,
+        }
+    }
+
     fn bodies(text: &str) -> Vec<(String, String)> {
-        split(text, MAX_DOCUMENTS)
+        split(text, &at_most(MAX_DOCUMENTS))
             .unwrap()
             .into_iter()
             .map(|c| (c.separator.to_string(), c.body.to_string()))
@@ -338,14 +521,76 @@ mod tests {
 
     #[test]
     fn content_on_a_separator_line_is_rejected() {
-        let e = (split("a: 1\n--- {b: 2}\n", MAX_DOCUMENTS).err().unwrap()).to_string();
+        let e = (split("a: 1\n--- {b: 2}\n", &at_most(MAX_DOCUMENTS))
+            .err()
+            .unwrap())
+        .to_string();
         assert!(e.starts_with("input line 2: content after `---`"), "{e}");
-        assert!(split("---null\n", MAX_DOCUMENTS).is_err());
+        assert!(split("---null\n", &at_most(MAX_DOCUMENTS)).is_err());
+    }
+
+    /// What [`Segments`] hands out with segments of `size` bytes, whole: the stream as
+    /// [`split_unread`] splits it, or the same error.
+    fn assert_segments_split_alike(input: &[u8], size: usize, max: usize) {
+        let whole = split_unread(input.to_vec(), max);
+        let mut segments = Segments::new(input, "stdin", max, size);
+        let mut documents = Vec::new();
+        let error = loop {
+            match segments.next_documents() {
+                Ok(Some(more)) => documents.extend(more),
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        let whole = match whole {
+            Ok(whole) => whole,
+            Err(e) => {
+                assert_eq!(
+                    error,
+                    Some(e.to_string()),
+                    "{input:?} in segments of {size}"
+                );
+                return;
+            }
+        };
+        assert_eq!(error, None, "{input:?} in segments of {size}");
+        assert_eq!(segments.bom(), whole.bom);
+        let place = |m: &Manifest| (m.index, m.line, m.separator.to_string(), m.raw.to_string());
+        let got: Vec<_> = documents.iter().map(place).collect();
+        let want: Vec<_> = whole.manifests.iter().map(place).collect();
+        assert_eq!(got, want, "{input:?} in segments of {size}");
+    }
+
+    #[test]
+    fn segments_split_as_the_whole_stream_splits() {
+        let inputs: [&[u8]; 14] = [
+            b"",
+            "\u{feff}".as_bytes(),
+            "\u{feff}a: 1\n---\nb: 2\n".as_bytes(),
+            b"a: 1\n---\nb: 2\n--- # note\nc: |\n  ---\n  x\n",
+            b"---\r\na: 1\r\n---\r\nb: 2\r\n",
+            b"---\n---\n---\n",
+            b"a: 1\n---\nb: 2",
+            b"# Source: x\n---  \t\nkind: A\n---\n\n# only comments\n",
+            "a: 1\n---\u{a0}\nb: 2\n---\nc: 3\n".as_bytes(),
+            b"a: 1\n--- {b: 2}\n",
+            b"a: 1\n---\nb: 2\n----\nc: 3\n",
+            b"a: 1\n---\nb: \xff\n",
+            b"a: 1\n---\nb: 2\n---\nc: \xc3\n",
+            b"a\n---\nb\n---\nc\n---\nd\n",
+        ];
+        for input in inputs {
+            for size in [1, 3, 8, 13, 64, SEGMENT_BYTES] {
+                assert_segments_split_alike(input, size, MAX_DOCUMENTS);
+                assert_segments_split_alike(input, size, 2);
+            }
+        }
     }
 
     #[test]
     fn the_document_limit_counts_every_document() {
-        let refused = |text: &str, max: usize| split(text, max).err().map(|e| e.to_string());
+        let refused =
+            |text: &str, max: usize| (split(text, &at_most(max)).err()).map(|e| e.to_string());
         assert_eq!(refused("a: 1\n---\nb: 2\n", 2), None);
         let e = refused("a: 1\n---\nb: 2\n", 1).unwrap_or_default();
         assert!(
