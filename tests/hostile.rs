@@ -476,6 +476,30 @@ fn more_documents_than_the_limit_are_refused() {
     run_command(cmd, input.as_bytes(), None).assert_clear_error(&["more than 3 documents"]);
 }
 
+/// A stream longer than a segment of the streaming run, with a YAML error in its first
+/// document and a second error further on: the error is the one the step-by-step run (which
+/// splits the whole stream before it reads a document) ends with, whichever run it is.
+#[test]
+fn a_later_split_error_comes_before_an_earlier_read_error_as_in_a_whole_read() {
+    let padding = tiny_stream(2 * stream::SEGMENT_BYTES / 60);
+    for later in [
+        "--- x\n".as_bytes(),
+        b"---\nkind: ConfigMap\ndata: {a: \xff}\n",
+    ] {
+        let mut input = b"kind: [\n".to_vec();
+        input.extend_from_slice(padding.as_bytes());
+        input.extend_from_slice(later);
+        let streamed = run(&input, None);
+        let mut cmd = common::pulse_harden();
+        cmd.args(["--profile", "ha"]);
+        let whole = run_command(cmd, &input, None);
+        whole.assert_clear_error(&["input "]);
+        assert!(!whole.stderr.contains("bracket"), "{}", whole.stderr);
+        streamed.assert_clear_error(&[]);
+        assert_eq!(streamed.stderr, whole.stderr);
+    }
+}
+
 /// The case: a million tiny documents. Refused at the one too many, within the bound of
 /// 4 × input + 64 MiB, under the default limit.
 #[test]
