@@ -1,8 +1,9 @@
 //! A quick reader for the plainest documents, which are most of a rendered stream: block
 //! maps and lists, one to a line, of plain scalars, quoted strings without escapes and
 //! one-line flow collections of plain words, in printable ASCII. Anything else (an anchor, a
-//! tag, a block scalar, an escape, a comment after a value, a tab, a scalar over two lines,
-//! a key that is not a plain word) makes it answer `None`, and the full reader
+//! tag, a block scalar, an escape, a tab, a scalar over two lines, a key that is neither a
+//! plain word nor a quoted string without escapes, or longer than goyaml takes, a value
+//! Kubernetes versions read differently) makes it answer `None`, and the full reader
 //! ([`super::read`]) reads the document: the two agree on every document this one reads,
 //! which debug builds (and so every test) check on each of them.
 //!
@@ -46,6 +47,9 @@ pub(super) fn read(
         true => reader.seq(first.indent)?,
         false => {
             let mut entries = reader.map(first.indent, None)?;
+            if reader.at != reader.lines.len() {
+                return None;
+            }
             let mut complete = true;
             if head_only
                 && let Some(i) = entries.iter().position(|(k, _)| !HEAD_KEYS.contains(&&**k))
@@ -53,9 +57,6 @@ pub(super) fn read(
             {
                 entries.retain(|(k, _)| HEAD_KEYS.contains(&&**k));
                 complete = false;
-            }
-            if reader.at != reader.lines.len() {
-                return None;
             }
             return Some(Parsed {
                 value: Some(Value::Object(build_map(entries))),
