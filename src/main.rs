@@ -110,6 +110,8 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     result
 }
 
+/// Runs the steps and tells the outcome: over `segments` as they are read, for a run that
+/// streams (`stream` then starts empty), or over `stream`, read whole.
 fn harden_stream(
     stream: &mut stream::Stream,
     segments: Option<&mut Segments>,
@@ -118,16 +120,13 @@ fn harden_stream(
     skipped_files: Vec<String>,
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    let mut report = match pipeline::streams(sets) {
-        true => {
+    let mut report = match segments {
+        Some(segments) => {
             let r = &args.report;
             // A run that writes no report keeps only what its summary line counts.
             let keep = pipeline::Keep {
                 values: r.diff,
                 report: r.report.is_some() || r.check || r.strict || r.report_configmap.is_some(),
-            };
-            let Some(segments) = segments else {
-                bail!("internal error: a streaming run without its input");
             };
             let report = pipeline::run_streaming(
                 &mut stream.manifests,
@@ -139,7 +138,7 @@ fn harden_stream(
             stream.bom = segments.bom();
             report?
         }
-        false => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
+        None => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
     };
     report.skipped_files = skipped_files;
     let resources = render::resources(&stream.manifests);

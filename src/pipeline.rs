@@ -292,10 +292,10 @@ pub fn run_streaming(
             // A read error ends the run: no step's error can come before it any more. The
             // rest of the input is still split, unread: the step-by-step run splits the whole
             // stream before it reads a document, so an error there comes first.
-            if let Some(((0, ..), _)) = &failure {
+            if let Some(((0, ..), e)) = failure {
                 manifests.append(&mut segment);
                 while next().map_err(InputError::from)?.is_some() {}
-                return Err(failure.map_or_else(|| anyhow!("internal error"), |(_, e)| e));
+                return Err(e);
             }
             start = end;
         }

@@ -211,9 +211,12 @@ impl<R: std::io::Read> Segments<R> {
                 other => break other,
             }
         };
-        let n = read.map_err(|e| anyhow!("cannot read {}: {e}", self.name));
-        self.pending.truncate(start + *n.as_ref().unwrap_or(&0));
-        self.at_end = n? == 0;
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => bail!("cannot read {}: {e}", self.name),
+        };
+        self.pending.truncate(start + n);
+        self.at_end = n == 0;
         Ok(())
     }
 
