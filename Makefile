@@ -33,10 +33,10 @@ release: ## optimised build (target/release/pulse-harden); its messages go to st
 example: release ## harden the bundled example stream and print the result (stdout is only YAML)
 	@$(RELEASE_BIN) -p examples/patches.yaml -f examples/rendered.yaml
 
-tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin; install docker-registry and skopeo
+tools: ## fetch real Helm 4.1.4, Helm 3.17.1 and kubectl into .tools/bin; install docker-registry, skopeo and GNU time
 	./scripts/fetch-tools.sh
 	./scripts/fetch-schema-validator.sh
-	./scripts/fetch-registry-tools.sh
+	./scripts/fetch-debian-tools.sh
 
 oracle: ## build the goyaml oracle (what Kubernetes reads from YAML) into .tools/bin
 	./scripts/build-oracle.sh $(SHARED)/tools/goyaml-oracle

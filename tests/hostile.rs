@@ -1,6 +1,6 @@
 //! Hostile input, through the real binary: every case ends in a clear error (exit 2, a located
 //! message, nothing on stdout) or in correct output, within bounded time and memory (peak RSS
-//! of the child, from `wait4`). Also replays every input the fuzzers crashed on.
+//! of the child, as GNU time reports it). Also replays every input the fuzzers crashed on.
 //!
 //! Sizes are cut down where a debug build would take more than a few seconds; the `#[ignore]`d
 //! `full_size_*` tests run them at full size in an optimised build (`make test-hostile-full`,
@@ -15,7 +15,7 @@ use pulse_harden::stream;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
@@ -85,17 +85,44 @@ fn run(input: &[u8], patches: Option<&str>) -> Run {
     run_command(common::pulse_harden(), input, patches)
 }
 
-/// [`run`] with a command of one's own (other arguments).
-fn run_command(mut cmd: std::process::Command, input: &[u8], patches: Option<&str>) -> Run {
-    let _dir = patches.map(|text| {
-        let dir = temp_dir();
-        let path = dir.join("patches.yaml");
+/// GNU time: it forks the command from its own small process and reports the child's
+/// `ru_maxrss` (`scripts/fetch-debian-tools.sh`, run by `make tools`, installs it).
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// [`run`] with a command of one's own (other arguments). The command runs under GNU time,
+/// which reports its peak RSS however soon it exits. (Neither `wait4` from here nor polling
+/// the child's VmHWM would do: Linux carries the spawning process's high-water mark over
+/// `exec`, so `wait4` measures this test process; and a child that fails on its first file
+/// can exit before a poll ever sees it.)
+fn run_command(cmd: std::process::Command, input: &[u8], patches: Option<&str>) -> Run {
+    assert!(
+        Path::new(GNU_TIME).is_file(),
+        "{GNU_TIME} (GNU time) measures peak memory here; run `make tools` to install it"
+    );
+    let dir = TempDir(temp_dir());
+    let report = dir.0.join("time.txt");
+    let mut timed = std::process::Command::new(GNU_TIME);
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(&report)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => timed.env(key, value),
+            None => timed.env_remove(key),
+        };
+    }
+    if let Some(cwd) = cmd.get_current_dir() {
+        timed.current_dir(cwd);
+    }
+    if let Some(text) = patches {
+        let path = dir.0.join("patches.yaml");
         std::fs::write(&path, text).unwrap();
-        cmd.arg("-p").arg(&path);
-        TempDir(dir)
-    });
+        timed.arg("-p").arg(&path);
+    }
     let started = Instant::now();
-    let mut child = cmd
+    let mut child = timed
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -104,20 +131,6 @@ fn run_command(mut cmd: std::process::Command, input: &[u8], patches: Option<&st
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    // Readings before the child gets its input, while it waits for it, until its runtime is
-    // up (a process just exec'd shows a few KiB): a child that finishes before the poller's
-    // first look still has a real measurement.
-    let mut first = 0;
-    let settle = Instant::now() + Duration::from_millis(500);
-    while first < MIB && Instant::now() < settle {
-        match high_water_mark(&status_file) {
-            Some(bytes) => first = first.max(bytes),
-            None => break, // it exited before reading its input (an argument error)
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         // The child may stop reading early (an error on the first line): not a failure here.
         s.spawn(move || {
@@ -133,44 +146,27 @@ fn run_command(mut cmd: std::process::Command, input: &[u8], patches: Option<&st
             stderr.read_to_string(&mut buf).unwrap();
             buf
         });
-        let peak = s.spawn(|| peak_rss(&status_file, &done));
         let status = child.wait().unwrap();
         let elapsed = started.elapsed();
-        done.store(true, Ordering::Relaxed);
         Run {
+            // GNU time exits with the command's status (128 + the signal, if one killed it).
             code: status.code().unwrap_or(-1),
             stdout: out.join().unwrap(),
             stderr: err.join().unwrap(),
-            peak_rss: peak.join().unwrap().max(first),
+            peak_rss: max_rss(&report),
             elapsed,
         }
     })
 }
 
-/// The child's peak resident set size, polling its VmHWM until it exits. (`wait4`'s
-/// `ru_maxrss` would be simpler, but Linux carries the parent's high-water mark over `exec`,
-/// so it measures this test process, not the child.) VmHWM only grows, so the last reading
-/// before exit is the peak up to a millisecond.
-fn peak_rss(status_file: &str, done: &AtomicBool) -> u64 {
-    let mut peak = 0;
-    while !done.load(Ordering::Relaxed) {
-        match high_water_mark(status_file) {
-            Some(bytes) => peak = peak.max(bytes),
-            None => break, // exited; a zombie has no memory
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    peak
-}
-
-/// The VmHWM of a live process, in bytes.
-fn high_water_mark(status_file: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(status_file).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kib| kib * 1024)
+/// The peak RSS GNU time wrote, in bytes: the last line of its report, in KiB (lines before
+/// it say how the command ended, if not with 0).
+fn max_rss(report: &Path) -> u64 {
+    let text = std::fs::read_to_string(report).unwrap_or_default();
+    text.lines()
+        .last()
+        .and_then(|line| line.trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
 }
 
 struct TempDir(PathBuf);

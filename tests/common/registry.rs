@@ -1,7 +1,7 @@
 //! A real OCI registry for tests: Debian's `docker-registry` (the CNCF distribution registry)
 //! started on a free loopback port with its own storage, with or without htpasswd basic auth,
 //! and images built here as OCI layouts and pushed with the real `skopeo`.
-//! `scripts/fetch-registry-tools.sh` (`make tools`) installs all three tools.
+//! `scripts/fetch-debian-tools.sh` (`make tools`) installs all three tools.
 
 use super::helm_home::temp_dir;
 use sha2::{Digest, Sha256};
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const TOOLS_HINT: &str = "run `make tools` (scripts/fetch-registry-tools.sh installs docker-registry, skopeo and apache2-utils)";
+const TOOLS_HINT: &str = "run `make tools` (scripts/fetch-debian-tools.sh installs docker-registry, skopeo and apache2-utils)";
 
 /// A running registry on 127.0.0.1; stopped (and its storage removed) on drop.
 pub struct Registry {

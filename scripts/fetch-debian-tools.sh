@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the registry tests need, from Debian packages: `docker-registry` (the CNCF
-# distribution registry, started on loopback by tests/common/registry.rs), `skopeo` (pushes
-# the OCI layouts the tests build) and `htpasswd` (apache2-utils, for the registry behind basic
-# auth) and `openssl` (signs the tokens of the registry behind bearer-token auth).
-# Idempotent: nothing is installed when all four are already on PATH.
+# Installs what the tests need from Debian packages:
+#   docker-registry  the CNCF distribution registry, started on loopback by tests/common/registry.rs
+#   skopeo           pushes the OCI layouts the registry tests build
+#   htpasswd         (apache2-utils) for the registry behind basic auth
+#   openssl          signs the tokens of the registry behind bearer-token auth
+#   /usr/bin/time    (GNU time) the peak memory of each run in tests/hostile.rs
+# Idempotent: nothing is installed when all of them are already there.
 set -euo pipefail
 
 missing=()
@@ -11,9 +13,10 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/time ] || missing+=(time)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "fetch-registry-tools: installing ${missing[*]}" >&2
+echo "fetch-debian-tools: installing ${missing[*]}" >&2
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
 export DEBIAN_FRONTEND=noninteractive
@@ -24,4 +27,4 @@ export DEBIAN_FRONTEND=noninteractive
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
   "${sudo[@]}" systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
-for tool in docker-registry skopeo htpasswd openssl; do command -v "$tool" >/dev/null; done
+for tool in docker-registry skopeo htpasswd openssl /usr/bin/time; do command -v "$tool" >/dev/null; done
