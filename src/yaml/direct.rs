@@ -8,6 +8,7 @@
 //! indentation, `{}` and `[]` for empty collections), so a document comes out the same
 //! whichever way it is written; a test holds the two to that over the corpus.
 
+use super::lexical::breaks_plain;
 use super::resolve::{Plain, resolve_plain};
 use serde_json::{Map, Value};
 
@@ -118,7 +119,8 @@ fn write_string(s: &str, place: Place, out: &mut String) -> Option<()> {
         return Some(());
     }
     match writer_writes_plain(s, place)? {
-        true if goyaml_reads_plain(s) => out.push_str(s),
+        // The writer writes plain only what resolves to a string: goyaml must scan it whole.
+        true if goyaml_scans_plain(s) => out.push_str(s),
         true => return None,
         false if is_quotable(s) => {
             out.push('"');
@@ -147,10 +149,11 @@ fn writer_writes_plain(s: &str, place: Place) -> Option<bool> {
             && b.get(3).is_none_or(|c| c.is_ascii_whitespace())
         || b",:[]{}#&*!|>'\"%@`".contains(&first)
         || (matches!(first, b'-' | b'?') && b.get(1).is_none_or(|&c| c == b' '))
-        || s.contains(": ")
+        || breaks_plain(b)
         || last == b':'
-        || s.contains(" #")
-        || (place == Place::Key && (s.contains(':') || s.contains([',', '[', ']', '{', '}'])));
+        || (place == Place::Key
+            && b.iter()
+                .any(|c| matches!(c, b':' | b',' | b'[' | b']' | b'{' | b'}')));
     if quoted {
         return Some(false);
     }
@@ -188,30 +191,28 @@ fn writer_writes_plain(s: &str, place: Place) -> Option<bool> {
 /// Digits, or digits, a point and digits: a number to any YAML reader.
 fn is_decimal(s: &str) -> bool {
     let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
-    match s.split_once('.') {
-        Some((whole, fraction)) => all_digits(whole) && all_digits(fraction),
+    match s.bytes().position(|c| c == b'.') {
+        Some(point) => all_digits(&s[..point]) && all_digits(&s[point + 1..]),
         None => all_digits(s),
     }
 }
 
-/// Plain text goyaml scans as exactly this scalar (no indicator where it would act as one,
-/// nothing that ends or folds a plain scalar) and resolves to a string (not `yes`, `0644`,
-/// `1e3`, `~`…).
-fn goyaml_reads_plain(s: &str) -> bool {
+/// Plain text goyaml scans as exactly this scalar: no indicator where it would act as one,
+/// nothing that ends or folds a plain scalar. (What it resolves to, a string rather than
+/// `yes`, `0644`, `1e3` or `~`, [`writer_writes_plain`] has checked.)
+fn goyaml_scans_plain(s: &str) -> bool {
     let b = s.as_bytes();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return false;
     };
-    let scanned = b.iter().all(|c| (b' '..=b'~').contains(c))
+    b.iter().all(|c| (b' '..=b'~').contains(c))
         && (!b"-?:,[]{}#&*!|>'\"%@`".contains(&first)
             || (first == b'-' && b.get(1).is_some_and(|&c| c != b' ')))
         && first != b' '
         && last != b' '
         && last != b':'
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !(s.starts_with("---") || s.starts_with("..."));
-    scanned && resolve_plain(s) == Plain::Str
+        && !breaks_plain(b)
+        && !(s.starts_with("---") || s.starts_with("..."))
 }
 
 /// Printable ASCII without `"` and `\`: inside double quotes, goyaml reads it as it is.

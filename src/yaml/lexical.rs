@@ -8,6 +8,14 @@
 
 use std::borrow::Cow;
 
+/// Whether `text` holds `: ` or ` #`: in a plain scalar, where goyaml sees a mapping value or
+/// a comment begin, and ends the scalar. (One pass over the bytes: this is asked of every
+/// string read quickly or written.)
+pub fn breaks_plain(text: &[u8]) -> bool {
+    text.windows(2)
+        .any(|pair| matches!(pair, [b':', b' '] | [b' ', b'#']))
+}
+
 const NEL: char = '\u{85}';
 const LS: char = '\u{2028}';
 const PS: char = '\u{2029}';

@@ -11,6 +11,7 @@
 //! needs no errors of its own; each scalar means what [`resolve_plain`] says, as in the full
 //! reader.
 
+use super::lexical::breaks_plain;
 use super::read::{HEAD_KEYS, Parsed, WantsAll, build_map};
 use super::resolve::{Plain, resolve_plain};
 use serde_json::Value;
@@ -381,8 +382,7 @@ fn plain(text: &str) -> Option<Value> {
     };
     if !starts_plain
         || text.ends_with(':')
-        || text.contains(": ")
-        || text.contains(" #")
+        || breaks_plain(b)
         || b.iter().any(|c| b"[]{}".contains(c))
     {
         return None;
