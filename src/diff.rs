@@ -55,9 +55,10 @@ fn sides(m: &Manifest) -> Result<Option<(String, String, String)>> {
     if !m.is_changed() {
         return Ok(None);
     }
-    let (Some(before), Some(after)) = (m.before_change.as_deref(), &m.value) else {
+    let (Some(before), Some(after)) = (m.before(), &m.value) else {
         return Ok(None);
     };
+    let before = &*before;
     let label = match m.source() {
         Some(source) => format!("{} (input document {}, {source})", m.id(), m.index),
         None => format!("{} (input document {})", m.id(), m.index),

@@ -93,6 +93,7 @@ pub fn close(manifests: &mut Vec<Manifest>, mut opened: Opened) {
         {
             m.value = Some(value);
             m.before_change = None;
+            m.first_change = None;
             list_at = Some(out.len());
         }
         out.push(m);
@@ -107,7 +108,12 @@ fn put_back(list: &mut Manifest, item: Manifest) {
         return;
     };
     if list.before_change.is_none() {
-        list.before_change = list.value.clone().map(Box::new);
+        let before = match list.before() {
+            Some(before) => Some(before.into_owned()),
+            None => list.value.clone(),
+        };
+        list.before_change = before.map(Box::new);
+        list.first_change = None;
     }
     let slot = list
         .value

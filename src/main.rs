@@ -98,10 +98,10 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
         if e.downcast_ref::<pipeline::InputError>().is_some() {
             return e;
         }
-        let values = stream
-            .manifests
-            .iter()
-            .flat_map(|m| m.value.iter().chain(m.before_change.as_deref()));
+        let befores: Vec<_> = stream.manifests.iter().filter_map(|m| m.before()).collect();
+        let values = (stream.manifests.iter())
+            .flat_map(|m| m.value.iter())
+            .chain(befores.iter().map(|before| &**before));
         anyhow!(redact::scrub(&format!("{e:#}"), values))
     });
     // The process ends here: handing every parsed document back to the allocator, node by

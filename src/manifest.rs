@@ -1,5 +1,6 @@
 //! One document of the stream: its raw text, where it came from, and its parsed value.
 
+use crate::pointer::Lookup;
 use crate::yaml::{self, Hazard};
 use anyhow::{Result, anyhow};
 use serde_json::{Map, Value};
@@ -30,8 +31,13 @@ pub struct Manifest {
     /// Whether `value` holds the whole document. The stream reader builds only what
     /// selectors look at; the pipeline reads the rest of the documents steps select.
     pub complete: bool,
-    /// The value before the first step changed it; set only once something changed.
+    /// The value before the first step changed it; set only once something changed, and
+    /// not while [`Manifest::first_change`] stands for it.
     pub before_change: Option<Box<Value>>,
+    /// While every change was at one place (a pod spec): that place, a JSON pointer, and what
+    /// it held before the first change. It stands for `before_change` (see
+    /// [`Manifest::before`]), so that a change copies only what it changes.
+    pub first_change: Option<Box<(String, Value)>>,
     pub hazards: Vec<Hazard>,
     /// Made by a step (a PodDisruptionBudget, say), not read from the input.
     pub generated: bool,
@@ -111,6 +117,7 @@ impl Manifest {
             value: Some(value),
             complete: true,
             before_change: None,
+            first_change: None,
             hazards: Vec::new(),
             generated: false,
             list_item: None,
@@ -119,24 +126,46 @@ impl Manifest {
         }
     }
 
-    /// Puts a step's change into the value, keeping the value before the first change.
+    /// Puts a step's change into the value, keeping what the value was before the first
+    /// change: the old value at the changed place while every change is at that place
+    /// (`first_change`), else the whole value (`before_change`).
     pub fn change(&mut self, change: crate::pipeline::Changed) {
         if change.at.is_empty() {
             let old = self.value.replace(change.value);
             if self.before_change.is_none() {
-                self.before_change = old.map(Box::new);
+                self.before_change = undone(old, self.first_change.take()).map(Box::new);
             }
             return;
         }
         let Some(value) = &mut self.value else {
             return;
         };
-        if self.before_change.is_none() {
-            self.before_change = Some(Box::new(value.clone()));
+        match (&self.before_change, &self.first_change) {
+            (None, None) => {
+                if let Some(slot) = value.pointer_mut(&change.at) {
+                    let old = std::mem::replace(slot, change.value);
+                    self.first_change = Some(Box::new((change.at, old)));
+                }
+                return;
+            }
+            (None, Some(first)) if first.0 != change.at => {
+                let before = undone(Some(value.clone()), self.first_change.take());
+                self.before_change = before.map(Box::new);
+            }
+            _ => {}
         }
         if let Some(slot) = value.pointer_mut(&change.at) {
             *slot = change.value;
         }
+    }
+
+    /// The value before the first step changed it, if one did.
+    pub fn before(&self) -> Option<std::borrow::Cow<'_, Value>> {
+        if let Some(before) = &self.before_change {
+            return Some(std::borrow::Cow::Borrowed(before));
+        }
+        let first = self.first_change.clone()?;
+        undone(self.value.clone(), Some(first)).map(std::borrow::Cow::Owned)
     }
 
     /// Takes the result of [`crate::stream::read_head`] on this document.
@@ -317,9 +346,14 @@ impl Manifest {
     }
 
     pub fn is_changed(&self) -> bool {
-        self.before_change
-            .as_deref()
-            .is_some_and(|before| Some(before) != self.value.as_ref())
+        match (&self.before_change, &self.first_change) {
+            (Some(before), _) => Some(&**before) != self.value.as_ref(),
+            (None, Some(first)) => {
+                let (at, old) = &**first;
+                self.value.as_ref().and_then(|v| v.at(at)) != Some(old)
+            }
+            (None, None) => false,
+        }
     }
 
     fn str_at(&self, path: &[&str]) -> &str {
@@ -352,6 +386,18 @@ impl Manifest {
         }
         v.as_object()
     }
+}
+
+/// `value` with the first change undone: what it held at that place put back.
+fn undone(value: Option<Value>, first: Option<Box<(String, Value)>>) -> Option<Value> {
+    let mut value = value?;
+    if let Some(first) = first {
+        let (at, old) = *first;
+        if let Some(slot) = value.pointer_mut(&at) {
+            *slot = old;
+        }
+    }
+    Some(value)
 }
 
 /// A document's text: a slice of the input stream, shared rather than copied (a 50 MB stream
@@ -459,6 +505,44 @@ fn header_lines(raw: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A change copies only what it changes while every change is at one place, yet the
+    /// document knows what it was and whether it changed, whatever changes follow.
+    #[test]
+    fn changes_keep_what_the_document_was() {
+        use crate::pipeline::Changed;
+        use serde_json::json;
+        let original = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"a": 1}});
+        let at = |at: &str, value: Value| Changed {
+            at: at.into(),
+            value,
+        };
+        let fresh = || Manifest::from_value(1, original.clone());
+        let mut m = fresh();
+        assert!(!m.is_changed() && m.before().is_none());
+        m.change(at("/spec", json!({"a": 2})));
+        assert!(m.is_changed() && m.before_change.is_none());
+        assert_eq!(m.before().as_deref(), Some(&original));
+        // Changed back at the same place: unchanged, so written as it came.
+        m.change(at("/spec", json!({"a": 1})));
+        assert!(!m.is_changed());
+        assert_eq!(m.before().as_deref(), Some(&original));
+        // Then somewhere else: the whole document before is kept.
+        m.change(at("/spec", json!({"a": 3})));
+        m.change(at("/metadata", json!({"name": "q"})));
+        assert!(m.is_changed() && m.first_change.is_none());
+        assert_eq!(m.before().as_deref(), Some(&original));
+        // A whole new value after a change at one place.
+        let mut m = fresh();
+        m.change(at("/spec", json!({"a": 2})));
+        m.change(at("", json!({"kind": "Pod"})));
+        assert_eq!(m.before().as_deref(), Some(&original));
+        assert!(m.is_changed());
+        // A place the document does not have changes nothing.
+        let mut m = fresh();
+        m.change(at("/status", json!({})));
+        assert!(!m.is_changed() && m.before().is_none());
+    }
 
     #[test]
     fn finds_the_helm_source_comment() {

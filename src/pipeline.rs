@@ -9,6 +9,7 @@ use crate::manifest::{
 use crate::parallel;
 use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
+use crate::pointer::Lookup;
 use crate::report::{self, Entry, Report, StepResult, redact};
 use crate::transforms::{Context, Outcome, SelectorIndex, StreamIndex, StreamReads};
 use crate::yaml;
@@ -516,6 +517,7 @@ fn keep_only_what_is_needed(m: &mut Manifest) {
         m.head = Some(Box::new(Head::of(map)));
         m.value = None;
         m.before_change = None;
+        m.first_change = None;
     }
     // `complete` stays as it was: whether the document was read whole (and so whether a
     // List-like kind is known to be no List holding Secrets, see `main.rs`).
@@ -546,7 +548,7 @@ fn whole_resource((result, change, generated): Applied, m: &Manifest) -> Applied
 fn check_generated(value: &Value, owner: &Manifest, step_id: &str) -> Result<()> {
     let has = |pointer: &str| {
         value
-            .pointer(pointer)
+            .at(pointer)
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty())
     };
@@ -786,7 +788,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
     // A step that acts inside the pod works on (a copy of) the pod spec alone.
     let spec_at = (pod::template_path(m.kind(), m.group(), templates))
         .map(|path| format!("{path}/spec"))
-        .filter(|at| resource.pointer(at).is_some_and(Value::is_object));
+        .filter(|at| resource.at(at).is_some_and(Value::is_object));
     let at = match step.target {
         Target::Resource => String::new(),
         Target::PodSpec | Target::Containers => spec_at.clone().unwrap_or_default(),
@@ -796,7 +798,7 @@ fn apply_step(set: &PatchSet, step: &Step, m: &Manifest, around: Around) -> Resu
         let reason = format!("{} has no pod template", m.kind());
         return Ok((StepResult::NotApplicable { reason }, None, Vec::new()));
     }
-    let Some(before) = resource.pointer(&at) else {
+    let Some(before) = resource.at(&at) else {
         bail!("internal error: {} lost its pod spec", m.id());
     };
     // A check looks at the resource as it is; any other action works on a copy.

@@ -192,6 +192,32 @@ impl<'de> Deserialize<'de> for ExtPointer {
     }
 }
 
+/// [`Value::pointer`], without its allocation per segment: a segment without `~` is looked up
+/// as it is. (Pod steps look up a few pointers in every document.)
+pub trait Lookup {
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl Lookup for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        rest.split('/').try_fold(self, |at, token| {
+            let token = match token.contains('~') {
+                true => std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+                false => std::borrow::Cow::Borrowed(token),
+            };
+            match at {
+                Value::Object(map) => map.get(token.as_ref()),
+                Value::Array(items) => array_index(&token).and_then(|i| items.get(i)),
+                _ => None,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +271,34 @@ mod tests {
             "JSON pointer of 50000 segments: documents nest at most 1000 levels deep"
         );
         assert!(ExtPointer::parse(&"/a".repeat(MAX_SEGMENTS)).is_ok());
+    }
+
+    #[test]
+    fn lookup_finds_what_serde_json_finds() {
+        let doc = serde_json::json!({"a": {"b/c": [10, {"d~e": 1}], "": {"x": 2}, "0": 3},
+                                     "f": [[4]], "g": null});
+        for pointer in [
+            "",
+            "/",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/0",
+            "/a/b~1c/1/d~0e",
+            "/a/b~1c/01",
+            "/a/b~1c/+1",
+            "/a/b~1c/2",
+            "/a//x",
+            "/a/0",
+            "/f/0/0",
+            "/f/-",
+            "/g",
+            "/g/x",
+            "a",
+            "/a/b~2c",
+            "/a/b~1c/1/d~01e",
+            "/nope",
+        ] {
+            assert_eq!(doc.at(pointer), doc.pointer(pointer), "{pointer}");
+        }
     }
 }

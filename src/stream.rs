@@ -118,6 +118,7 @@ fn manifests_of(
             value: None,
             complete: false,
             before_change: None,
+            first_change: None,
             hazards: Vec::new(),
             generated: false,
             list_item: None,

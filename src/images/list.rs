@@ -4,6 +4,7 @@
 use super::ImageRef;
 use crate::manifest::Manifest;
 use crate::pod;
+use crate::pointer::Lookup;
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -24,11 +25,7 @@ pub fn images_of(manifests: &[Manifest]) -> Result<Vec<UsedImage>> {
         let Some(path) = pod::template_path(m.kind(), m.group(), &[]) else {
             continue;
         };
-        let Some(spec) = m
-            .value
-            .as_ref()
-            .and_then(|v| v.pointer(&format!("{path}/spec")))
-        else {
+        let Some(spec) = m.value.as_ref().and_then(|v| v.at(&format!("{path}/spec"))) else {
             continue;
         };
         for list in pod::CONTAINER_LISTS {

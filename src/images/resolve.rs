@@ -3,6 +3,7 @@
 
 use super::registry::{self, Client};
 use super::{ImageRef, ImageUser, ImageUsers};
+use crate::pointer::Lookup;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use std::fmt;
@@ -255,12 +256,12 @@ fn index_user(
 /// `config.User` of an image manifest's config blob.
 fn config_user(client: &Client, host: &str, repo: &str, manifest: &Value) -> Result<String> {
     let digest = manifest
-        .pointer("/config/digest")
+        .at("/config/digest")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("registry {host} sent an image manifest without a config"))?;
     let blob = client.blob(host, repo, digest)?;
     let config = json(&blob, host, "image config")?;
-    match config.pointer("/config/User") {
+    match config.at("/config/User") {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(user)) => Ok(user.clone()),
         Some(_) => bail!("registry {host}: the image config's User is not a string"),

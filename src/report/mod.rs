@@ -5,6 +5,7 @@
 pub mod redact;
 pub mod render;
 
+use crate::pointer::Lookup;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -220,7 +221,7 @@ pub fn changes_at(at: &str, resource: &Value, before: &Value, after: &Value) -> 
     let mut paths = Vec::new();
     changed_paths(before, after, &mut at.to_string(), &mut paths);
     let shown = |part: &Value, path: &str| {
-        let value = part.pointer(&path[at.len()..])?;
+        let value = part.at(&path[at.len()..])?;
         Some(match hidden {
             true => redact::REDACTED.into(),
             false => value.clone(),

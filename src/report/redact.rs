@@ -2,6 +2,7 @@
 //! under `data`, `stringData` and `binaryData` is shown as `<redacted>`; keys stay visible.
 //! A `List` (or `SecretList`, `ConfigMapList`) is redacted item by item.
 
+use crate::pointer::Lookup;
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -63,11 +64,11 @@ fn mark_changed(before: &Value, after: &Value, shown_after: &mut Value) {
 /// The value at `pointer` in `original` as it may be shown, taken from `shown` (the
 /// [`document`] of `original`); `None` when `original` has nothing there.
 pub fn value_at(original: &Value, shown: &Value, pointer: &str) -> Option<Value> {
-    original.pointer(pointer)?;
+    original.at(pointer)?;
     // A path below a redacted value (data values should be strings, but YAML allows more).
     Some(
         shown
-            .pointer(pointer)
+            .at(pointer)
             .cloned()
             .unwrap_or_else(|| REDACTED.into()),
     )

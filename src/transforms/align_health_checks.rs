@@ -4,6 +4,7 @@
 use super::workloads::{self, resolve_port, service_selects};
 use super::{Context, Mode, Outcome, Transform};
 use crate::manifest::Manifest;
+use crate::pointer::Lookup;
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -85,7 +86,7 @@ Example:
             )));
         }
         if target
-            .pointer("/spec/default/grpc")
+            .at("/spec/default/grpc")
             .is_some_and(|g| !g.is_null())
         {
             return Ok(Outcome::NotApplicable(
@@ -97,8 +98,8 @@ Example:
             Err(Unresolved::Skip(reason)) => return Ok(Outcome::NotApplicable(reason)),
             Err(Unresolved::Conflict(reason)) => return Ok(Outcome::Conflict(reason)),
         };
-        let current_path = target.pointer("/spec/default/http/path").cloned();
-        let current_port = target.pointer("/spec/default/port").cloned();
+        let current_path = target.at("/spec/default/http/path").cloned();
+        let current_port = target.at("/spec/default/port").cloned();
         let want_path = Value::String(alignment.path.clone());
         let want_port = Value::from(alignment.port);
         if ctx.mode == Mode::IfAbsent {
@@ -151,7 +152,7 @@ struct Finding {
 fn resolve(policy: &Value, ctx: &Context) -> Result<Alignment, Unresolved> {
     let skip = |reason: String| Unresolved::Skip(reason);
     let target_ref = policy
-        .pointer("/spec/targetRef")
+        .at("/spec/targetRef")
         .and_then(Value::as_object)
         .ok_or_else(|| skip("the policy has no spec.targetRef".into()))?;
     let text = |key: &str| target_ref.get(key).and_then(Value::as_str).unwrap_or("");
@@ -185,7 +186,7 @@ fn resolve(policy: &Value, ctx: &Context) -> Result<Alignment, Unresolved> {
     let selector = service
         .value
         .as_ref()
-        .and_then(|v| v.pointer("/spec/selector"))
+        .and_then(|v| v.at("/spec/selector"))
         .and_then(Value::as_object)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
@@ -225,7 +226,7 @@ fn resolve(policy: &Value, ctx: &Context) -> Result<Alignment, Unresolved> {
             findings.extend(serving_containers(workload, template, &ports));
         }
     }
-    let policy_port = policy.pointer("/spec/default/port").and_then(Value::as_u64);
+    let policy_port = policy.at("/spec/default/port").and_then(Value::as_u64);
     if let Some(port) = policy_port {
         findings.retain(|f| f.service_port == port || f.container_port == port);
         if findings.is_empty() {
@@ -290,7 +291,7 @@ fn service_ports(service: &Manifest) -> Vec<(u64, Value)> {
     let Some(ports) = service
         .value
         .as_ref()
-        .and_then(|v| v.pointer("/spec/ports"))
+        .and_then(|v| v.at("/spec/ports"))
         .and_then(Value::as_array)
     else {
         return Vec::new();
@@ -315,7 +316,7 @@ fn serving_containers(
     ports: &[(u64, Value)],
 ) -> Vec<Finding> {
     let containers: &[Value] = template
-        .pointer("/spec/containers")
+        .at("/spec/containers")
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice);
     let mut out = Vec::new();

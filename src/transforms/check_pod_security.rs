@@ -3,6 +3,7 @@
 
 use super::{Context, Outcome, Transform};
 use crate::pod;
+use crate::pointer::Lookup;
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -91,7 +92,7 @@ impl CheckPodSecurity {
                 "checkPodSecurity works on whole resources: leave `target` at `resource`".into(),
             ));
         }
-        let Some(template) = target.pointer(path) else {
+        let Some(template) = target.at(path) else {
             return Ok(Outcome::NotApplicable("no pod template".into()));
         };
         let failures = check(template, self.level);
@@ -168,7 +169,7 @@ fn check(template: &Value, level: Level) -> Vec<String> {
     let spec = template.get("spec").unwrap_or(&empty);
     let pod_sc = spec.get("securityContext").unwrap_or(&empty);
     let restricted = level == Level::Restricted;
-    let windows = spec.pointer("/os/name").and_then(Value::as_str) == Some("windows");
+    let windows = spec.at("/os/name").and_then(Value::as_str) == Some("windows");
     let mut failures = Vec::new();
     let mut fail = |control: &str, detail: String| failures.push(format!("{control} ({detail})"));
 
@@ -177,7 +178,7 @@ fn check(template: &Value, level: Level) -> Vec<String> {
             fail("host namespaces", format!("{field}: true"));
         }
     }
-    if pod_sc.pointer("/windowsOptions/hostProcess") == Some(&Value::Bool(true)) {
+    if pod_sc.at("/windowsOptions/hostProcess") == Some(&Value::Bool(true)) {
         fail("hostProcess", "the pod".into());
     }
     check_common_context(pod_sc, "the pod", restricted, &mut fail);
@@ -188,7 +189,7 @@ fn check(template: &Value, level: Level) -> Vec<String> {
         }
     }
     if let Some(annotations) = template
-        .pointer("/metadata/annotations")
+        .at("/metadata/annotations")
         .and_then(Value::as_object)
     {
         for (key, value) in annotations {
@@ -215,9 +216,7 @@ fn check(template: &Value, level: Level) -> Vec<String> {
     }
 
     let pod_non_root = pod_sc.get("runAsNonRoot") == Some(&Value::Bool(true));
-    let pod_seccomp = pod_sc
-        .pointer("/seccompProfile/type")
-        .and_then(Value::as_str);
+    let pod_seccomp = pod_sc.at("/seccompProfile/type").and_then(Value::as_str);
     for list in pod::CONTAINER_LISTS {
         for container in array(spec.get(list)) {
             let who = super::targets::describe(list, container);
@@ -226,7 +225,7 @@ fn check(template: &Value, level: Level) -> Vec<String> {
             if flag("privileged") == Some(true) {
                 fail("privileged", who.clone());
             }
-            if sc.pointer("/windowsOptions/hostProcess") == Some(&Value::Bool(true)) {
+            if sc.at("/windowsOptions/hostProcess") == Some(&Value::Bool(true)) {
                 fail("hostProcess", who.clone());
             }
             check_common_context(sc, &who, restricted, &mut fail);
@@ -245,7 +244,7 @@ fn check(template: &Value, level: Level) -> Vec<String> {
                     );
                 }
             }
-            let added: Vec<&str> = array(sc.pointer("/capabilities/add"))
+            let added: Vec<&str> = array(sc.at("/capabilities/add"))
                 .filter_map(Value::as_str)
                 .collect();
             for cap in &added {
@@ -278,14 +277,14 @@ fn check(template: &Value, level: Level) -> Vec<String> {
                     format!("{who} does not set allowPrivilegeEscalation: false"),
                 );
             }
-            let drops_all = array(sc.pointer("/capabilities/drop"))
+            let drops_all = array(sc.at("/capabilities/drop"))
                 .filter_map(Value::as_str)
                 .any(|cap| cap == "ALL");
             if !drops_all {
                 fail("capabilities", format!("{who} does not drop ALL"));
             }
             let seccomp = sc
-                .pointer("/seccompProfile/type")
+                .at("/seccompProfile/type")
                 .and_then(Value::as_str)
                 .or(pod_seccomp);
             if !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
@@ -325,13 +324,13 @@ fn check_common_context(
             fail("SELinux", format!("{who} sets custom seLinuxOptions"));
         }
     }
-    if let Some(kind) = sc.pointer("/appArmorProfile/type").and_then(Value::as_str)
+    if let Some(kind) = sc.at("/appArmorProfile/type").and_then(Value::as_str)
         && kind != "RuntimeDefault"
         && kind != "Localhost"
     {
         fail("AppArmor", format!("{who} sets appArmorProfile {kind}"));
     }
-    if sc.pointer("/seccompProfile/type").and_then(Value::as_str) == Some("Unconfined") {
+    if sc.at("/seccompProfile/type").and_then(Value::as_str) == Some("Unconfined") {
         fail("seccomp", format!("{who} sets seccompProfile Unconfined"));
     }
 }

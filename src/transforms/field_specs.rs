@@ -4,6 +4,7 @@
 //! actions that do what kustomize's label, annotation and image transformers do, and home of
 //! kustomize 5.7's default field specs for them.
 
+use crate::pointer::Lookup;
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -25,7 +26,7 @@ pub struct FieldSpec {
 
 impl FieldSpec {
     fn matches(&self, resource: &Value) -> bool {
-        let text = |p: &str| resource.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let text = |p: &str| resource.at(p).and_then(Value::as_str).unwrap_or("");
         let api_version = text("/apiVersion");
         let (group, version) = match api_version.rsplit_once('/') {
             Some((g, v)) => (g, v),
@@ -400,6 +401,6 @@ mod tests {
         // metadata/labels, selector, template labels, and the one existing matchLabels.
         assert_eq!(n, 4);
         assert_eq!(d["spec"]["selector"]["matchLabels"], json!({"k": "v"}));
-        assert!(d.pointer("/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/1/podAffinityTerm/labelSelector").is_none());
+        assert!(d.at("/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/1/podAffinityTerm/labelSelector").is_none());
     }
 }

@@ -4,6 +4,7 @@
 use super::workloads::{self, selector_matches};
 use super::{Context, Outcome, Transform};
 use crate::manifest::Manifest;
+use crate::pointer::Lookup;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
@@ -233,7 +234,7 @@ Example:
             ));
         }
         let Some(selector) = target
-            .pointer("/spec/selector")
+            .at("/spec/selector")
             .filter(|s| s.as_object().is_some_and(|s| !s.is_empty()))
         else {
             return Ok(Outcome::NotApplicable(
@@ -390,7 +391,7 @@ fn budget_selector(budget: &Manifest) -> &Value {
     budget
         .value
         .as_ref()
-        .and_then(|v| v.pointer("/spec/selector"))
+        .and_then(|v| v.at("/spec/selector"))
         .unwrap_or(&Value::Null)
 }
 
@@ -419,20 +420,13 @@ fn replica_floor<'m>(
             && m.group() == "autoscaling"
             && m.namespace() == workload.namespace()
             && m.value.as_ref().is_some_and(|v| {
-                v.pointer("/spec/scaleTargetRef/kind")
-                    .and_then(Value::as_str)
-                    == Some(workload.kind())
-                    && v.pointer("/spec/scaleTargetRef/name")
-                        .and_then(Value::as_str)
+                v.at("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(workload.kind())
+                    && v.at("/spec/scaleTargetRef/name").and_then(Value::as_str)
                         == Some(workload.name())
             })
     });
     if let Some(hpa) = autoscaler {
-        let min = match hpa
-            .value
-            .as_ref()
-            .and_then(|v| v.pointer("/spec/minReplicas"))
-        {
+        let min = match hpa.value.as_ref().and_then(|v| v.at("/spec/minReplicas")) {
             None | Some(Value::Null) => 1,
             Some(n) => n
                 .as_u64()
@@ -440,7 +434,7 @@ fn replica_floor<'m>(
         };
         return Ok((min, format!("{} minReplicas {min}", hpa.id())));
     }
-    match target.pointer("/spec/replicas") {
+    match target.at("/spec/replicas") {
         None | Some(Value::Null) => Ok((1, "no spec.replicas".into())),
         Some(n) => {
             let n = n

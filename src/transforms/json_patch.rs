@@ -6,6 +6,7 @@
 
 use super::{Context, Mode, Outcome, Transform};
 use crate::pointer::ExtPointer;
+use crate::pointer::Lookup;
 use crate::report::redact;
 use anyhow::{Context as _, Result, anyhow, bail};
 use json_patch::jsonptr::Pointer;
@@ -203,10 +204,10 @@ fn apply_operation(
             }
             Op::Replace
                 if replace_adds
-                    && doc.pointer(path.as_str()).is_none()
+                    && doc.at(path.as_str()).is_none()
                     && path
                         .split_back()
-                        .and_then(|(parent, _)| doc.pointer(parent.as_str()))
+                        .and_then(|(parent, _)| doc.at(parent.as_str()))
                         .is_some_and(Value::is_object) =>
             {
                 patch(
@@ -233,7 +234,7 @@ fn apply_operation(
                 let from = from.clone().unwrap_or_default();
                 // `copy /data → /data/x` doubles the document: twenty of them in a patch file
                 // would take gigabytes. Refuse to grow a document past what we would read.
-                let copied = doc.pointer(from.as_str()).map_or(0, count_nodes);
+                let copied = doc.at(from.as_str()).map_or(0, count_nodes);
                 if count_nodes(doc).saturating_add(copied) > MAX_NODES {
                     bail!("copying {from} would grow the document beyond {MAX_NODES} nodes");
                 }
@@ -248,7 +249,7 @@ fn apply_operation(
                 patch(doc, PatchOperation::Copy(CopyOperation { from, path }))?
             }
             Op::Test => {
-                let actual = doc.pointer(path.as_str());
+                let actual = doc.at(path.as_str());
                 if !actual.is_some_and(|actual| same_json(actual, &op.value)) {
                     // Never quote Secret or ConfigMap data in an error message.
                     let hidden = redact::is_hidden(doc, path.as_str());
@@ -327,10 +328,10 @@ fn count_nodes(value: &Value) -> usize {
 fn already_there(doc: &Value, path: &Pointer, value: &Value) -> bool {
     match path.split_back() {
         Some((parent, last)) if last.decoded() == "-" => doc
-            .pointer(parent.as_str())
+            .at(parent.as_str())
             .and_then(Value::as_array)
             .is_some_and(|items| items.contains(value)),
-        _ => doc.pointer(path.as_str()).is_some_and(|v| !v.is_null()),
+        _ => doc.at(path.as_str()).is_some_and(|v| !v.is_null()),
     }
 }
 

@@ -25,6 +25,7 @@ mod targets;
 mod workloads;
 
 use crate::manifest::Manifest;
+use crate::pointer::Lookup;
 use anyhow::Result;
 use serde::Deserialize;
 use serde::de::MapAccess;
@@ -224,7 +225,7 @@ impl SelectorIndex {
         let first = m
             .value
             .as_ref()
-            .and_then(|v| v.pointer("/spec/selector/matchLabels"))
+            .and_then(|v| v.at("/spec/selector/matchLabels"))
             .and_then(Value::as_object)
             .and_then(|wanted| wanted.iter().next())
             .and_then(|(k, v)| Some((k.clone(), v.as_str()?.to_string())));

@@ -4,6 +4,7 @@
 use super::workloads::{self, resolve_port};
 use super::{Context, Outcome, Transform};
 use crate::pod;
+use crate::pointer::Lookup;
 use crate::select::Globs;
 use anyhow::{Result, bail};
 use regex::{Regex, RegexBuilder};
@@ -364,7 +365,7 @@ impl RewriteProbePaths {
         let kinds = self.probes.as_deref().unwrap_or(&ProbeKind::ALL);
         let mut matched = 0;
         for kind in kinds {
-            let Some(http) = container.pointer(&format!("/{}/httpGet", kind.field())) else {
+            let Some(http) = container.at(&format!("/{}/httpGet", kind.field())) else {
                 continue;
             };
             let Some(path) = http.get("path").and_then(Value::as_str) else {
@@ -440,7 +441,7 @@ mod tests {
         ["0/readinessProbe", "0/livenessProbe", "1/readinessProbe"]
             .iter()
             .map(|p| {
-                doc.pointer(&format!("/spec/template/spec/containers/{p}/httpGet/path"))
+                doc.at(&format!("/spec/template/spec/containers/{p}/httpGet/path"))
                     .and_then(Value::as_str)
                     .unwrap()
             })
@@ -497,7 +498,7 @@ mod tests {
     fn works_on_a_single_container_target() {
         let a = action(json!({"rules": [{"prefix": {"from": "/api", "to": "/v2"}}]}));
         let mut container = deployment()
-            .pointer("/spec/template/spec/containers/1")
+            .at("/spec/template/spec/containers/1")
             .cloned()
             .unwrap();
         let m = Manifest::from_value(1, deployment());

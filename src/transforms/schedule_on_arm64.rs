@@ -4,6 +4,7 @@
 
 use super::workloads;
 use super::{Context, Outcome, Transform};
+use crate::pointer::Lookup;
 use anyhow::Result;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
@@ -247,8 +248,7 @@ impl ScheduleOnArm64 {
     fn pinned_elsewhere(&self, spec: &Value) -> Option<String> {
         let arch = self.architecture.as_str();
         for label in [ARCH_LABEL, BETA_ARCH_LABEL] {
-            if let Some(pinned) =
-                spec.pointer(&format!("/nodeSelector/{}", label.replace('/', "~1")))
+            if let Some(pinned) = spec.at(&format!("/nodeSelector/{}", label.replace('/', "~1")))
                 && pinned.as_str() != Some(arch)
             {
                 return Some(format!(
@@ -258,7 +258,7 @@ impl ScheduleOnArm64 {
             }
         }
         let terms = spec
-            .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+            .at("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
             .and_then(Value::as_array)
             .filter(|terms| !terms.is_empty())?;
         let mut exclusions = Vec::new();

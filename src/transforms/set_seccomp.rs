@@ -3,6 +3,7 @@
 
 use super::targets::{self, is_windows, map_entry};
 use super::{Context, Outcome, Transform};
+use crate::pointer::Lookup;
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -119,7 +120,7 @@ Example:
         }
         let mut conflicts = Vec::new();
         let pod_type = spec
-            .pointer("/securityContext/seccompProfile/type")
+            .at("/securityContext/seccompProfile/type")
             .and_then(Value::as_str)
             .map(str::to_string);
         match pod_type.as_deref() {
@@ -132,7 +133,7 @@ Example:
         }
         for (list, container) in crate::pod::containers_mut(spec) {
             let unconfined = container
-                .pointer("/securityContext/seccompProfile/type")
+                .at("/securityContext/seccompProfile/type")
                 .and_then(Value::as_str)
                 == Some("Unconfined");
             if !unconfined {

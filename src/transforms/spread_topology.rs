@@ -3,6 +3,7 @@
 
 use super::workloads;
 use super::{Context, Outcome, Transform};
+use crate::pointer::Lookup;
 use anyhow::Result;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
@@ -142,7 +143,7 @@ Example:
             ));
         }
         let selector = target
-            .pointer("/spec/selector")
+            .at("/spec/selector")
             .filter(|s| {
                 ["matchLabels", "matchExpressions"]
                     .iter()

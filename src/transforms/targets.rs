@@ -5,6 +5,7 @@
 use super::{Context, Outcome};
 use crate::images::{self, KnownUsers, RunsAs};
 use crate::pod;
+use crate::pointer::Lookup;
 use serde_json::{Map, Value};
 
 /// What a step's action was handed: a whole resource, a pod spec or one container.
@@ -77,7 +78,7 @@ pub fn describe(list: &str, container: &Value) -> String {
 /// Windows pods (`spec.os.name: windows`): the API rejects most Linux security fields on
 /// them, and the Pod Security Standards exempt them from those controls.
 pub fn is_windows(pod_spec: &Value) -> bool {
-    pod_spec.pointer("/os/name").and_then(Value::as_str) == Some("windows")
+    pod_spec.at("/os/name").and_then(Value::as_str) == Some("windows")
 }
 
 /// The map under `key` of an object, created when absent or `null` (`securityContext:` with

@@ -4,6 +4,7 @@
 use super::Context;
 use crate::manifest::Manifest;
 use crate::pod::{self, PodTemplatePath};
+use crate::pointer::Lookup;
 use serde_json::{Map, Value};
 
 /// The pod spec a step's target holds: the resource's pod template spec for `target:
@@ -17,12 +18,12 @@ pub use super::targets::is_resource;
 /// The pod template (`metadata` + `spec`) of a document, if it has one.
 pub fn pod_template<'m>(m: &'m Manifest, custom: &[PodTemplatePath]) -> Option<&'m Value> {
     let path = pod::template_path(m.kind(), m.group(), custom)?;
-    m.value.as_ref()?.pointer(path).filter(|t| t.is_object())
+    m.value.as_ref()?.at(path).filter(|t| t.is_object())
 }
 
 /// The labels of a pod template.
 pub fn template_labels(template: &Value) -> Option<&Map<String, Value>> {
-    template.pointer("/metadata/labels")?.as_object()
+    template.at("/metadata/labels")?.as_object()
 }
 
 /// Does a Kubernetes `LabelSelector` (`matchLabels` + `matchExpressions`) select pods with
