@@ -120,14 +120,14 @@ fn harden_stream(
     skipped_files: Vec<String>,
     args: &RunArgs,
 ) -> Result<ExitCode> {
+    let r = &args.report;
+    // A run that writes no report keeps only what its summary line counts.
+    let keep = pipeline::Keep {
+        values: r.diff,
+        report: r.report.is_some() || r.check || r.strict || r.report_configmap.is_some(),
+    };
     let mut report = match segments {
         Some(segments) => {
-            let r = &args.report;
-            // A run that writes no report keeps only what its summary line counts.
-            let keep = pipeline::Keep {
-                values: r.diff,
-                report: r.report.is_some() || r.check || r.strict || r.report_configmap.is_some(),
-            };
             let report = pipeline::run_streaming(
                 &mut stream.manifests,
                 &mut || segments.next_documents(),
@@ -138,7 +138,7 @@ fn harden_stream(
             stream.bom = segments.bom();
             report?
         }
-        None => pipeline::run_with_image_users(&mut stream.manifests, sets, images)?,
+        None => pipeline::run_step_by_step(&mut stream.manifests, sets, images, keep)?,
     };
     report.skipped_files = skipped_files;
     let resources = render::resources(&stream.manifests);

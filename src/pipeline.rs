@@ -28,6 +28,21 @@ pub fn run_with_image_users(
     sets: &[PatchSet],
     images: &KnownUsers,
 ) -> Result<Report> {
+    let keep = Keep {
+        values: true,
+        report: true,
+    };
+    run_step_by_step(manifests, sets, images, keep)
+}
+
+/// [`run_with_image_users`], keeping of the report only what the summary line counts unless
+/// `keep.report` (as [`run_streaming`] does; `keep.values` is for it alone).
+pub fn run_step_by_step(
+    manifests: &mut Vec<Manifest>,
+    sets: &[PatchSet],
+    images: &KnownUsers,
+    keep: Keep,
+) -> Result<Report> {
     let templates = pod_templates(sets);
     let templates = templates.as_slice();
     // Helm applies a List's items one by one: steps see them as resources.
@@ -88,7 +103,7 @@ pub fn run_with_image_users(
                                 templates,
                                 images,
                                 index: &index,
-                                listed: true,
+                                listed: keep.report,
                             };
                             apply_step(set, step, m, around).map(|a| whole_resource(a, m))
                         })
@@ -111,16 +126,17 @@ pub fn run_with_image_users(
                         templates,
                         images,
                         index: &index,
-                        listed: true,
+                        listed: keep.report,
                     };
                     whole_resource(apply_step(set, step, m, around)?, m)
                 };
-                report.entries.push(Entry {
+                let entry = Entry {
                     resource: m.id().into(),
                     document: m.index,
                     step: step_id.clone(),
                     result,
-                });
+                };
+                keep_entry(&mut report.entries, entry, keep);
                 for value in new_docs {
                     let owner = &manifests[i];
                     check_generated(&value, owner, &step_id)?;
@@ -142,12 +158,13 @@ pub fn run_with_image_users(
                         }
                         None => StepResult::Generated { owner: owner.id() },
                     };
-                    report.entries.push(Entry {
+                    let entry = Entry {
                         resource: doc.id().into(),
                         document: doc.index,
                         step: step_id.clone(),
                         result,
-                    });
+                    };
+                    keep_entry(&mut report.entries, entry, keep);
                     if duplicate.is_none() {
                         ids.add(&doc);
                         generated_selectors.add(generated.len(), &doc);
@@ -171,6 +188,15 @@ pub fn run_with_image_users(
     }
     lists::close(manifests, lists);
     Ok(report)
+}
+
+/// Files a report entry: all of it, or (a run that writes no report) what the summary line
+/// counts ([`Entry::for_summary`]).
+fn keep_entry(entries: &mut Vec<Entry>, entry: Entry, keep: Keep) {
+    match keep.report {
+        true => entries.push(entry),
+        false => entries.extend(entry.for_summary()),
+    }
 }
 
 /// Whether the run can go document by document ([`run_streaming`]): every step changes a
@@ -954,6 +980,52 @@ mod tests {
         let mut s = stream::read(input.as_bytes())?;
         let report = run(&mut s.manifests, &sets)?;
         Ok((String::from_utf8(stream::write(&s)?)?, report))
+    }
+
+    /// A run step by step that writes no report (Helm, Argo CD) keeps only what the summary
+    /// line counts, and counts as a run with a report does: the same output, the same line.
+    #[test]
+    fn a_run_step_by_step_without_a_report_counts_what_one_with_a_report_counts() {
+        let patches = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: label\n    mergePatch: {metadata: {labels: {x: y}}}\n  - name: pdbs\n    generatePodDisruptionBudgets: {}\n  - name: seccomp\n    setSeccomp: {}\n";
+        // A budget of that name already there is a conflict; a ConfigMap gets no budget.
+        let taken = "---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: b-pdb\nspec:\n  selector:\n    matchLabels: {app: other}\n";
+        let input = format!(
+            "{}{}{taken}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            workload("Deployment", "a", "", ""),
+            workload("StatefulSet", "b", "", ""),
+        );
+        let sets = vec![patchfile::parse(patches, "p.yaml").unwrap()];
+        let run = |report: bool| {
+            let mut s = stream::read(input.as_bytes()).unwrap();
+            let keep = Keep {
+                values: false,
+                report,
+            };
+            let report = run_step_by_step(&mut s.manifests, &sets, &NO_IMAGE_USERS, keep).unwrap();
+            (
+                String::from_utf8(stream::write(&s).unwrap()).unwrap(),
+                report,
+            )
+        };
+        let (out, full) = run(true);
+        let (summary_out, summary) = run(false);
+        assert_eq!(out, summary_out);
+        let resources = 4;
+        assert_eq!(
+            summary.summary_line(resources),
+            "pulse-harden: 4 resources, 4 changed, 1 generated, 1 conflict"
+        );
+        assert_eq!(
+            summary.summary_line(resources),
+            full.summary_line(resources)
+        );
+        assert!(summary.entries.len() < full.entries.len());
+        assert!(summary.entries.iter().all(|e| match &e.result {
+            StepResult::Changed { changes, .. } => changes.is_empty(),
+            StepResult::Conflict { reason } => reason.is_empty(),
+            StepResult::Generated { .. } => true,
+            _ => false,
+        }));
     }
 
     #[test]

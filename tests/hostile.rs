@@ -666,9 +666,9 @@ fn budgets_for_thousands_of_deployments_take_linear_time() {
 #[test]
 #[ignore = "10,000 Deployments; run with `make test-hostile-full` (release build)"]
 fn full_size_budgets_for_ten_thousand_deployments() {
-    // 1.8 s of CPU on a 2-core VM (issue 12 asks for 2 s; the bound leaves room for a shared
+    // 1.2 s of CPU on a 2-core VM (issue 12 asks for 2 s; the bound leaves room for a shared
     // machine). Memory is not there yet: every Deployment and its budget are held as parsed
-    // values, about 23 KB each (231 MiB here, against 4 × input + 64 MiB).
+    // values, about 19 KB each (190 MiB here, against 4 × input + 64 MiB).
     budgets_for_every_deployment(10_000, 10, 128);
 }
 
