@@ -99,9 +99,17 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
             return e;
         }
         let befores: Vec<_> = stream.manifests.iter().filter_map(|m| m.before()).collect();
+        // Secrets and ConfigMaps no step read whole still hold data a message may quote (a
+        // container's env value copied from one, a `test` value guessing it): they are read
+        // now, for the scrub alone. (Their text is whole: no step changed them.)
+        let unread: Vec<_> = (stream.manifests.iter())
+            .filter(|m| !m.complete && redact::may_carry_data(m.kind()))
+            .filter_map(|m| pulse_harden::yaml::read_document(&m.raw).ok()?.value)
+            .collect();
         let values = (stream.manifests.iter())
             .flat_map(|m| m.value.iter())
-            .chain(befores.iter().map(|before| &**before));
+            .chain(befores.iter().map(|before| &**before))
+            .chain(&unread);
         anyhow!(redact::scrub(&format!("{e:#}"), values))
     });
     // The process ends here: handing every parsed document back to the allocator, node by

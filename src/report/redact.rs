@@ -108,6 +108,14 @@ fn hidden(doc: &Value, tokens: &[String]) -> bool {
 
 /// A Secret or ConfigMap, however its kind is spelled (`secret`, `SECRET`…): we hide more
 /// rather than guess which spellings a client accepts.
+/// Whether a document of this kind may hold Secret or ConfigMap data: a Secret, a
+/// ConfigMap, or a List (of them, maybe); any spelling of the kind.
+pub fn may_carry_data(kind: &str) -> bool {
+    let ends_in_list = kind.len() >= 4
+        && (kind.get(kind.len() - 4..)).is_some_and(|end| end.eq_ignore_ascii_case("list"));
+    kind.eq_ignore_ascii_case("Secret") || kind.eq_ignore_ascii_case("ConfigMap") || ends_in_list
+}
+
 fn carries_data(doc: &Value) -> bool {
     kind_is(doc, "Secret") || kind_is(doc, "ConfigMap")
 }
