@@ -653,10 +653,10 @@ fn a_failing_step_in_a_list_never_quotes_its_secret_items() {
     let guess = format!(
         "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: p\n  select: {{kind: Deployment}}\n  jsonPatch: [{{op: test, path: /metadata/name, value: {SECRET}}}]\n"
     );
-    std::fs::write(dir.join("guess.yaml"), guess).unwrap();
     fails_scrubbed(
         &dir,
         &list,
+        &guess,
         "test failed: /metadata/name is \"web\", expected <redacted>",
     );
 }
@@ -674,18 +674,19 @@ fn data_of_secrets_no_step_reads_is_never_quoted() {
     let guess = format!(
         "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: p\n  select: {{kind: Deployment}}\n  target: containers\n  jsonPatch: [{{op: test, path: /env/0/value, value: guessed-{SECRET_PART}}}]\n"
     );
-    std::fs::write(dir.join("guess.yaml"), guess).unwrap();
     fails_scrubbed(
         &dir,
         &stream,
+        &guess,
         "test failed: /env/0/value is <redacted>, expected <redacted>",
     );
 }
 
-/// Runs `-p guess.yaml` (in `dir`) on `input`, streaming and reading the stream first (with
-/// a step that reads other documents' heads, selecting nothing): it must fail with
-/// `message`, and quote no secret.
-fn fails_scrubbed(dir: &Path, input: &str, message: &str) {
+/// Runs the patch set `guess` on `input`, streaming and reading the stream first (with a
+/// step that reads other documents' heads, selecting nothing): it must fail with `message`,
+/// and quote no secret.
+fn fails_scrubbed(dir: &Path, input: &str, guess: &str, message: &str) {
+    std::fs::write(dir.join("guess.yaml"), guess).unwrap();
     std::fs::write(
         dir.join("arm.yaml"),
         "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: arm\n  select: {kind: NoSuchKind}\n  scheduleOnArm64: {}\n",

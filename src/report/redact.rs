@@ -106,18 +106,28 @@ fn hidden(doc: &Value, tokens: &[String]) -> bool {
     }
 }
 
-/// A Secret or ConfigMap, however its kind is spelled (`secret`, `SECRET`…): we hide more
-/// rather than guess which spellings a client accepts.
 /// Whether a document of this kind may hold Secret or ConfigMap data: a Secret, a
 /// ConfigMap, or a List (of them, maybe); any spelling of the kind.
 pub fn may_carry_data(kind: &str) -> bool {
-    let ends_in_list = kind.len() >= 4
-        && (kind.get(kind.len() - 4..)).is_some_and(|end| end.eq_ignore_ascii_case("list"));
-    kind.eq_ignore_ascii_case("Secret") || kind.eq_ignore_ascii_case("ConfigMap") || ends_in_list
+    is_data_kind(kind) || is_list_kind(kind)
 }
 
+/// A Secret or ConfigMap, however its kind is spelled (`secret`, `SECRET`…): we hide more
+/// rather than guess which spellings a client accepts.
 fn carries_data(doc: &Value) -> bool {
-    kind_is(doc, "Secret") || kind_is(doc, "ConfigMap")
+    doc.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(is_data_kind)
+}
+
+fn is_data_kind(kind: &str) -> bool {
+    kind.eq_ignore_ascii_case("Secret") || kind.eq_ignore_ascii_case("ConfigMap")
+}
+
+/// A kind ending in `List`, however spelled.
+fn is_list_kind(kind: &str) -> bool {
+    kind.len() >= 4
+        && (kind.get(kind.len() - 4..)).is_some_and(|end| end.eq_ignore_ascii_case("list"))
 }
 
 fn kind_is(doc: &Value, kind: &str) -> bool {
@@ -127,12 +137,7 @@ fn kind_is(doc: &Value, kind: &str) -> bool {
 }
 
 fn list_items(doc: &Value) -> Option<&Vec<Value>> {
-    let kind = doc.get("kind")?.as_str()?;
-    let is_list = kind.len() >= 4
-        && kind
-            .get(kind.len() - 4..)
-            .is_some_and(|end| end.eq_ignore_ascii_case("list"));
-    if !is_list {
+    if !is_list_kind(doc.get("kind")?.as_str()?) {
         return None;
     }
     doc.get("items")?.as_array()
