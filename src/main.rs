@@ -63,10 +63,11 @@ fn harden(args: &RunArgs) -> Result<ExitCode> {
     }
     loaded.extend(given);
 
-    // A run whose every step reads only its own resource streams: the input is read a segment
-    // at a time, and each document is read, changed and emitted on its way
-    // (`pipeline::run_streaming`). Otherwise the whole stream is read first; documents a step
-    // will read whole are read whole at once, one parse each.
+    // A run whose every step reads only its own resource (but for a PodDisruptionBudget
+    // generator, decided at the end) streams: the input is read a segment at a time, and each
+    // document is read, changed and emitted on its way (`pipeline::run_streaming`). Otherwise
+    // the whole stream is read first; documents a step will read whole are read whole at
+    // once, one parse each.
     let mut segments = match pipeline::streams(&loaded.sets) {
         true => Some(open_input(args.input.as_deref(), args.max_documents)?),
         false => None,

@@ -11,7 +11,7 @@ use crate::patchfile::{OnConflict, OnFailure, PatchSet, Step, Target};
 use crate::pod::{self, PodTemplatePath};
 use crate::pointer::Lookup;
 use crate::report::{self, Entry, Report, StepResult, redact};
-use crate::transforms::{Context, Outcome, SelectorIndex, StreamIndex, StreamReads};
+use crate::transforms::{Budgets, Context, Fact, Outcome, StreamIndex, StreamReads};
 use crate::yaml;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
@@ -55,139 +55,182 @@ pub fn run_step_by_step(
     for set in sets {
         for step in &set.steps {
             let step_id: Arc<str> = format!("{}: {}", set.origin, step.name).into();
-            let mut matched = 0;
-            // (owner position, document) for documents this step generates; inserted after the
-            // step, so its own loop never sees them.
-            // (The owners' positions are kept apart so actions can see the documents.)
-            let mut generated: Vec<Manifest> = Vec::new();
-            let mut owners: Vec<usize> = Vec::new();
-            // Built when the step first generates a document: telling a generated resource
-            // from one already in the stream must not compare every pair.
-            let mut ids: Option<Ids> = None;
-            let index = StreamIndex::default();
-            let mut generated_selectors = SelectorIndex::default();
-            let none_generated = SelectorIndex::default();
-            // A step that reads no other document changes each one independently of the
-            // others: on every core, a block of documents ahead of the loop below, which takes
-            // the results in order. Blocks, so that the new values waiting to be taken stay a
-            // few megabytes rather than a second copy of the stream. (Such a step generates
-            // no documents; were one generated, the loop computes the rest itself, so that
-            // every resource sees what the step generated before it.)
-            let local = matches!(
-                step.action.reads_stream(),
-                StreamReads::Nothing | StreamReads::Heads
-            );
-            let sizes: Vec<usize> = match local {
-                true => (manifests.iter())
-                    .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
-                        true => m.raw.len().max(1),
-                        false => 0,
-                    })
-                    .collect(),
-                false => Vec::new(),
-            };
-            let mut ahead = Vec::new().into_iter();
-            let mut block_end = 0;
-            for i in 0..manifests.len() {
-                if local && i == block_end {
-                    block_end = block_after_bytes(&sizes, i, AHEAD_BYTES);
-                    let stream: &[Manifest] = manifests;
-                    let block = &sizes[i..block_end];
-                    ahead = parallel::map(block, |k| {
-                        let m = &stream[i + k];
-                        (block[k] > 0).then(|| {
-                            let around = Around {
-                                stream,
-                                generated: &[],
-                                generated_selectors: &none_generated,
-                                templates,
-                                images,
-                                index: &index,
-                                listed: keep.report,
-                            };
-                            apply_step(set, step, m, around).map(|a| whole_resource(a, m))
-                        })
-                    })
-                    .into_iter();
-                }
-                let done_ahead = ahead.next().flatten().filter(|_| generated.is_empty());
-                let m = &manifests[i];
-                if !selects(step, m) {
-                    continue;
-                }
-                matched += 1;
-                let (result, new_value, new_docs) = if let Some(applied) = done_ahead {
-                    applied?
-                } else {
-                    let around = Around {
-                        stream: manifests,
-                        generated: &generated,
-                        generated_selectors: &generated_selectors,
-                        templates,
-                        images,
-                        index: &index,
-                        listed: keep.report,
-                    };
-                    whole_resource(apply_step(set, step, m, around)?, m)
-                };
-                let entry = Entry {
-                    resource: m.id().into(),
-                    document: m.index,
-                    step: step_id.clone(),
-                    result,
-                };
-                keep_entry(&mut report.entries, entry, keep);
-                for value in new_docs {
-                    let owner = &manifests[i];
-                    check_generated(&value, owner, &step_id)?;
-                    let doc = generated_document(owner, value);
-                    let ids =
-                        ids.get_or_insert_with(|| Ids::of(manifests.iter().chain(&generated)));
-                    let duplicate = ids.duplicate_of(&doc);
-                    let result = match &duplicate {
-                        Some(existing) => {
-                            let reason = format!(
-                                "generated {} for {} but {existing} is already in the stream; not added",
-                                doc.id(),
-                                owner.id()
-                            );
-                            if step.on_conflict == OnConflict::Error {
-                                bail!("{step_id}: {reason}");
-                            }
-                            StepResult::Conflict { reason }
-                        }
-                        None => StepResult::Generated { owner: owner.id() },
-                    };
-                    let entry = Entry {
-                        resource: doc.id().into(),
-                        document: doc.index,
-                        step: step_id.clone(),
-                        result,
-                    };
-                    keep_entry(&mut report.entries, entry, keep);
-                    if duplicate.is_none() {
-                        ids.add(&doc);
-                        generated_selectors.add(generated.len(), &doc);
-                        generated.push(doc);
-                        owners.push(i);
-                    }
-                }
-                if let Some(change) = new_value {
-                    // The index of resource ids no longer holds if a step renamed one.
-                    ids = None;
-                    manifests[i].change(change);
-                }
-            }
-            if matched == 0 {
+            let selected = |_: usize, m: &Manifest| selects(step, m);
+            let run = (templates, images, keep);
+            let ran = run_step(manifests, (set, step, &step_id), &selected, run)?;
+            report.entries.extend(ran.entries);
+            if ran.matched == 0 {
                 report.unmatched_steps.push(step_id.to_string());
-            }
-            if !generated.is_empty() {
-                insert_after_owners(manifests, owners, generated);
             }
         }
     }
     lists::close(manifests, lists);
     Ok(report)
+}
+
+/// What one step did over the stream: its report entries (all of them, or what the summary
+/// counts, see [`keep_entry`]) and how many resources it selected.
+struct Ran {
+    entries: Vec<Entry>,
+    matched: usize,
+}
+
+/// Runs one step over the documents of `manifests` it selects (`selected`, asked with each
+/// position), and files the documents it generates right after their owners.
+fn run_step(
+    manifests: &mut Vec<Manifest>,
+    (set, step, step_id): (&PatchSet, &Step, &Arc<str>),
+    selected: &(dyn Fn(usize, &Manifest) -> bool + Sync),
+    (templates, images, keep): (&[PodTemplatePath], &KnownUsers, Keep),
+) -> Result<Ran> {
+    let mut entries = Vec::new();
+    let mut matched = 0;
+    // (owner position, document) for documents this step generates; inserted after the
+    // step, so its own loop never sees them.
+    // (The owners' positions are kept apart so actions can see the documents.)
+    let mut generated: Vec<Manifest> = Vec::new();
+    let mut owners: Vec<usize> = Vec::new();
+    // Built when the step first generates a document: telling a generated resource
+    // from one already in the stream must not compare every pair.
+    let mut ids: Option<Ids> = None;
+    let index = StreamIndex::default();
+    let mut generated_budgets = Budgets::default();
+    let none_generated = Budgets::default();
+    // A step that reads no other document changes each one independently of the
+    // others: on every core, a block of documents ahead of the loop below, which takes
+    // the results in order. Blocks, so that the new values waiting to be taken stay a
+    // few megabytes rather than a second copy of the stream. (Such a step generates
+    // no documents; were one generated, the loop computes the rest itself, so that
+    // every resource sees what the step generated before it.)
+    let local = matches!(
+        step.action.reads_stream(),
+        StreamReads::Nothing | StreamReads::Heads
+    );
+    let sizes: Vec<usize> = match local {
+        true => (manifests.iter())
+            .enumerate()
+            .map(
+                |(i, m)| match selected(i, m) && !m.opted_out_of(&step.name) {
+                    true => m.raw.len().max(1),
+                    false => 0,
+                },
+            )
+            .collect(),
+        false => Vec::new(),
+    };
+    let mut ahead = Vec::new().into_iter();
+    let mut block_end = 0;
+    for i in 0..manifests.len() {
+        if local && i == block_end {
+            block_end = block_after_bytes(&sizes, i, AHEAD_BYTES);
+            let stream: &[Manifest] = manifests;
+            let block = &sizes[i..block_end];
+            ahead = parallel::map(block, |k| {
+                let m = &stream[i + k];
+                (block[k] > 0).then(|| {
+                    let around = Around {
+                        stream,
+                        generated_budgets: &none_generated,
+                        templates,
+                        images,
+                        index: &index,
+                        listed: keep.report,
+                    };
+                    apply_step(set, step, m, around).map(|a| whole_resource(a, m))
+                })
+            })
+            .into_iter();
+        }
+        let done_ahead = ahead.next().flatten().filter(|_| generated.is_empty());
+        let m = &manifests[i];
+        if !selected(i, m) {
+            continue;
+        }
+        matched += 1;
+        let (result, new_value, new_docs) = if let Some(applied) = done_ahead {
+            applied?
+        } else {
+            let around = Around {
+                stream: manifests,
+                generated_budgets: &generated_budgets,
+                templates,
+                images,
+                index: &index,
+                listed: keep.report,
+            };
+            whole_resource(apply_step(set, step, m, around)?, m)
+        };
+        let entry = Entry {
+            resource: m.id().into(),
+            document: m.index,
+            step: step_id.clone(),
+            result,
+        };
+        keep_entry(&mut entries, entry, keep);
+        for value in new_docs {
+            let owner = &manifests[i];
+            let ids = ids.get_or_insert_with(|| Ids::of(manifests.iter().chain(&generated)));
+            let filed = file_generated(value, owner, (step, step_id), ids, &mut entries, keep)?;
+            if let Some(doc) = filed {
+                generated_budgets.add_if_budget(&doc, templates);
+                generated.push(doc);
+                owners.push(i);
+            }
+        }
+        if let Some(change) = new_value {
+            // The index of resource ids no longer holds if a step renamed one.
+            ids = None;
+            manifests[i].change(change);
+        }
+    }
+    if !generated.is_empty() {
+        insert_after_owners(manifests, owners, generated);
+    }
+    Ok(Ran { entries, matched })
+}
+
+/// Files a document the step generated for `owner`: its report entry, and the document itself
+/// unless a resource of its id is already in the stream (`ids`), which is a conflict (with
+/// `onConflict: error`, the run's error).
+fn file_generated(
+    value: Value,
+    owner: &Manifest,
+    (step, step_id): (&Step, &Arc<str>),
+    ids: &mut Ids,
+    entries: &mut Vec<Entry>,
+    keep: Keep,
+) -> Result<Option<Manifest>> {
+    check_generated(&value, owner, step_id)?;
+    let doc = generated_document(owner, value);
+    let duplicate = ids.duplicate_of(&doc);
+    let result = match &duplicate {
+        Some(existing) => {
+            let reason = format!(
+                "generated {} for {} but {existing} is already in the stream; not added",
+                doc.id(),
+                owner.id()
+            );
+            if step.on_conflict == OnConflict::Error {
+                bail!("{step_id}: {reason}");
+            }
+            StepResult::Conflict { reason }
+        }
+        None => StepResult::Generated { owner: owner.id() },
+    };
+    let entry = Entry {
+        resource: doc.id().into(),
+        document: doc.index,
+        step: step_id.clone(),
+        result,
+    };
+    keep_entry(entries, entry, keep);
+    Ok(match duplicate {
+        Some(_) => None,
+        None => {
+            ids.add(&doc);
+            Some(doc)
+        }
+    })
 }
 
 /// Files a report entry: all of it, or (a run that writes no report) what the summary line
@@ -201,10 +244,12 @@ fn keep_entry(entries: &mut Vec<Entry>, entry: Entry, keep: Keep) {
 
 /// Whether the run can go document by document ([`run_streaming`]): every step changes a
 /// resource from that resource alone (`StreamReads::Nothing`), so no step waits for the rest
-/// of the stream to be read.
+/// of the stream to be read; but for one step that changes no resource and whose outcomes
+/// can wait until the stream is read ([`deferred`]).
 pub fn streams(sets: &[PatchSet]) -> bool {
     (sets.iter().flat_map(|set| &set.steps))
         .all(|step| step.action.reads_stream() == StreamReads::Nothing)
+        || deferred(sets).is_some()
 }
 
 /// Marks an error of a streaming run as the stream reader's: it names a place in the input and
@@ -243,7 +288,14 @@ const STREAM_BLOCK_BYTES: usize = 128 << 10;
 /// ConfigMap data and Lists stay whole (errors are scrubbed of data values; Lists count their
 /// items).
 ///
-/// The outcome is [`run_with_image_users`]'s: report entries in step order, and the error a
+/// The deferred step ([`deferred`]: a PodDisruptionBudget generator) is skipped on the way;
+/// each document keeps instead what that step reads of it ([`Seen`]), as it stands before the
+/// step. Once the stream is read, the step runs over those in stream order, as a run step by
+/// step runs it over the stream, and each document it generates goes through the steps after
+/// it and is filed after its owner (after its List, for a List's item).
+///
+/// The outcome is [`run_with_image_users`]'s: report entries in step order (those of the
+/// documents the deferred step generated among the others' at their places), and the error a
 /// run step by step would end with (the first read error, else the first step's first).
 pub fn run_streaming(
     manifests: &mut Vec<Manifest>,
@@ -264,12 +316,19 @@ pub fn run_streaming(
             .collect(),
         images,
         keep,
+        deferred: deferred(sets),
     };
     let mut by_step: Vec<Vec<Entry>> = run.steps.iter().map(|_| Vec::new()).collect();
+    // Where each entry of a step after the deferred one stands, to file those of the
+    // documents it generates among them.
+    let mut places: Vec<Vec<Place>> = run.steps.iter().map(|_| Vec::new()).collect();
     let mut matched = vec![0usize; run.steps.len()];
-    // The error to end with: (0, 0, document) for a read error, (1, step, document) for a
+    // What the deferred step reads of each document, and where each stands.
+    let mut view: Vec<Seen> = Vec::new();
+    let mut view_places: Vec<Place> = Vec::new();
+    // The error to end with: (0, 0, place) for a read error, (1, step, place) for a
     // step's, the least of them (see above).
-    let mut failure: Option<((u8, usize, usize), anyhow::Error)> = None;
+    let mut failure: Option<((u8, usize, Place), anyhow::Error)> = None;
     // A read error of a later segment comes before every step's error (the step-by-step run
     // reads the whole stream first).
     while let Some(mut segment) = next().map_err(InputError::from)? {
@@ -303,16 +362,19 @@ pub fn run_streaming(
                 let Some(done) = done else {
                     bail!("internal error: document {} was not run", position + 1);
                 };
-                for (k, entry) in done.entries {
-                    matched[k] += 1;
-                    by_step[k].push(entry);
+                for (step, item, entry) in done.entries {
+                    matched[step] += 1;
+                    by_step[step].push(entry);
+                    if run.deferred.is_some_and(|(deferred, _)| step > deferred) {
+                        places[step].push((position, item, 0));
+                    }
                 }
-                if let Some((rank, step, e)) = done.error
-                    && failure
-                        .as_ref()
-                        .is_none_or(|(least, _)| (rank, step, position) < *least)
-                {
-                    failure = Some(((rank, step, position), e));
+                for (item, seen) in done.seen.into_iter().enumerate() {
+                    view.push(seen);
+                    view_places.push((position, item, 0));
+                }
+                if let Some((rank, step, item, e)) = done.error {
+                    keep_least(&mut failure, (rank, step, (position, item, 0)), e);
                 }
                 segment[k] = done.manifest;
             }
@@ -327,6 +389,29 @@ pub fn run_streaming(
             start = end;
         }
         manifests.append(&mut segment);
+    }
+    if let Some((deferred, _)) = run.deferred
+        && failure
+            .as_ref()
+            .is_none_or(|((_, step, _), _)| *step > deferred)
+    {
+        let generated = run.deferred_step(deferred, view, view_places, &mut by_step[deferred])?;
+        matched[deferred] = generated.matched;
+        if let Some((at, e)) = generated.failure {
+            keep_least(&mut failure, at, e);
+        }
+        // The documents it generated, filed after their owners, and their entries among those
+        // of the steps after it.
+        for (step, later) in generated.later.into_iter().enumerate() {
+            if !later.is_empty() {
+                matched[step] += later.len();
+                let entries = std::mem::take(&mut by_step[step]);
+                let places = std::mem::take(&mut places[step]);
+                by_step[step] = merge_by_place(entries, places, later);
+            }
+        }
+        let (owners, documents) = generated.documents.into_iter().unzip();
+        insert_after_owners(manifests, owners, documents);
     }
     if let Some((_, e)) = failure {
         return Err(e);
@@ -349,6 +434,102 @@ pub fn run_streaming(
     Ok(report)
 }
 
+/// Where a report entry or an error of a streaming run stands in the order a run step by step
+/// files them: the document's position in the stream; the item of a List (its List is 0,
+/// its items follow) or 0; and 0 for the document itself, or 1 + n for the n-th document
+/// the deferred step generated after it (see [`deferred`]).
+type Place = (usize, usize, usize);
+
+/// Keeps the error that comes first.
+fn keep_least(
+    failure: &mut Option<((u8, usize, Place), anyhow::Error)>,
+    at: (u8, usize, Place),
+    e: anyhow::Error,
+) {
+    if failure.as_ref().is_none_or(|(least, _)| at < *least) {
+        *failure = Some((at, e));
+    }
+}
+
+/// A step's entries (at `places`, in order) and those of generated documents (in order),
+/// merged in the order of their places.
+fn merge_by_place(
+    entries: Vec<Entry>,
+    places: Vec<Place>,
+    later: Vec<(Place, Entry)>,
+) -> Vec<Entry> {
+    let mut merged = Vec::with_capacity(entries.len() + later.len());
+    let mut later = later.into_iter().peekable();
+    for (entry, place) in entries.into_iter().zip(places) {
+        while let Some((_, entry)) = later.next_if(|(at, _)| *at < place) {
+            merged.push(entry);
+        }
+        merged.push(entry);
+    }
+    merged.extend(later.map(|(_, entry)| entry));
+    merged
+}
+
+/// The step of a streaming run whose outcomes wait until the whole stream is read, and what
+/// it reads of each document: one step whose action decides from parts of the documents
+/// ([`crate::transforms::Transform::DECIDES_FROM`]: a PodDisruptionBudget generator) among
+/// steps that each read only their own resource.
+fn deferred(sets: &[PatchSet]) -> Option<(usize, &'static [&'static str])> {
+    let mut found = None;
+    for (k, step) in sets.iter().flat_map(|set| &set.steps).enumerate() {
+        match (step.action.reads_stream(), step.action.decides_from()) {
+            (StreamReads::Nothing, _) => {}
+            (_, Some(paths)) if found.is_none() => found = Some((k, paths)),
+            _ => return None,
+        }
+    }
+    found
+}
+
+/// What the deferred step of a streaming run reads of a document, kept small until the whole
+/// stream is read (see [`Streamed::seen`]).
+struct Seen {
+    /// Who it is, for ids and messages: where it is, its `# Source:` header, its head.
+    index: usize,
+    line: usize,
+    list_item: Option<usize>,
+    complete: bool,
+    header: Box<str>,
+    head: Option<Box<Head>>,
+    /// What the step reads of it as another document of the stream.
+    fact: Option<Box<Fact>>,
+    /// Whether the step selects it (asked of the whole document).
+    selected: bool,
+    /// For a document it selects: what it reads of it as its target (JSON, read back when
+    /// the step gets to it).
+    target: Option<Box<str>>,
+}
+
+impl Seen {
+    /// The document as a manifest of this value, or of its head alone.
+    fn manifest(&mut self, value: Option<Value>) -> Manifest {
+        Manifest {
+            line: self.line,
+            raw: self.header.to_string().into(),
+            head: value.is_none().then(|| self.head.take()).flatten(),
+            value,
+            complete: self.complete,
+            list_item: self.list_item,
+            ..Manifest::from_value(self.index, Value::Null)
+        }
+    }
+}
+
+/// What the deferred step did: how many resources it selected; the documents it generated,
+/// put through the steps after it, each with its owner's position in the stream; their
+/// report entries by step, each at its place (see [`Place`]); and their first error.
+struct Generated {
+    matched: usize,
+    documents: Vec<(usize, Manifest)>,
+    later: Vec<Vec<(Place, Entry)>>,
+    failure: Option<((u8, usize, Place), anyhow::Error)>,
+}
+
 /// The end of the block of documents that starts at `start` and holds about `bytes` (at
 /// least one document).
 fn block_after_bytes(sizes: &[usize], start: usize, bytes: usize) -> usize {
@@ -369,6 +550,8 @@ struct Streamed<'a> {
     steps: Vec<(&'a PatchSet, &'a Step, Arc<str>)>,
     images: &'a KnownUsers,
     keep: Keep,
+    /// The step whose outcomes wait for the whole stream, and what it reads (see [`deferred`]).
+    deferred: Option<(usize, &'static [&'static str])>,
 }
 
 /// What a streaming run keeps of each document once it is emitted.
@@ -381,53 +564,74 @@ pub struct Keep {
     pub report: bool,
 }
 
-/// One document after a streaming run: its report entries (by step), and the error it ended
-/// with: (0, 0) read, (1, step) a step's.
+/// One document after a streaming run: its report entries (by step and List item, see
+/// [`Place`]), the error it ended with: (0, 0) read, (1, step) a step's, and on which item;
+/// and what the deferred step reads of it and its items.
 struct DoneDocument {
     manifest: Manifest,
-    entries: Vec<(usize, Entry)>,
-    error: Option<(u8, usize, anyhow::Error)>,
+    entries: Vec<(usize, usize, Entry)>,
+    error: Option<(u8, usize, usize, anyhow::Error)>,
+    seen: Vec<Seen>,
 }
 
 impl Streamed<'_> {
     fn document(&self, mut m: Manifest) -> DoneDocument {
-        let mut entries = Vec::new();
         let read = crate::stream::read_head(&m, &*self.wanted);
         if let Err(e) = m.take_read(read) {
-            let error = Some((0, 0, InputError::from(e)));
             return DoneDocument {
                 manifest: m,
-                entries,
-                error,
+                entries: Vec::new(),
+                error: Some((0, 0, 0, InputError::from(e))),
+                seen: Vec::new(),
             };
         }
         // A List is opened into its items, as `run_with_image_users` does for the stream.
         let mut docs = vec![m];
         let opened = match lists::open(&mut docs) {
             Ok(opened) => opened,
-            Err(e) => return self.failed(docs, None, entries, (0, 0, InputError::from(e))),
+            Err(e) => return self.failed(docs, None, (0, 0, 0, InputError::from(e))),
         };
-        for d in docs.iter_mut() {
+        for (n, d) in docs.iter_mut().enumerate() {
             if !d.complete
                 && (self.wanted)(d)
                 && let Err(e) = d.read_fully()
             {
-                return self.failed(docs, Some(opened), entries, (0, 0, InputError::from(e)));
+                return self.failed(docs, Some(opened), (0, 0, n, InputError::from(e)));
             }
         }
-        let none = SelectorIndex::default();
+        self.through_steps(docs, Some(opened), 0)
+    }
+
+    /// Puts a document (a List and its items, `opened`) through every step from `first` on,
+    /// in order, and emits it (into `Manifest::emitted`, an error there kept for the writer to
+    /// report, as [`crate::stream::render`] would). Of the deferred step it keeps what that
+    /// step reads instead ([`Self::seen`]).
+    fn through_steps(
+        &self,
+        mut docs: Vec<Manifest>,
+        opened: Option<lists::Opened>,
+        first: usize,
+    ) -> DoneDocument {
+        let mut entries = Vec::new();
+        let mut seen = Vec::new();
+        let none = Budgets::default();
         let index = StreamIndex::default();
         // Each document's id, shared by its entries until a step changes the document.
         let mut ids: Vec<Option<Arc<str>>> = vec![None; docs.len()];
-        for (k, (set, step, step_id)) in self.steps.iter().enumerate() {
-            for (d, id) in docs.iter_mut().zip(ids.iter_mut()) {
+        for (k, (set, step, step_id)) in self.steps.iter().enumerate().skip(first) {
+            if let Some((deferred, paths)) = self.deferred
+                && deferred == k
+            {
+                seen = docs.iter().map(|d| self.seen(d, step, paths)).collect();
+                continue;
+            }
+            for (n, (d, id)) in docs.iter_mut().zip(ids.iter_mut()).enumerate() {
                 if !selects(step, d) {
                     continue;
                 }
                 let around = Around {
                     stream: &[],
-                    generated: &[],
-                    generated_selectors: &none,
+                    generated_budgets: &none,
                     templates: &self.templates,
                     images: self.images,
                     index: &index,
@@ -435,11 +639,18 @@ impl Streamed<'_> {
                 };
                 let (result, new_value, new_docs) = match apply_step(set, step, d, around) {
                     Ok(applied) => applied,
-                    Err(e) => return self.failed(docs, Some(opened), entries, (1, k, e)),
+                    Err(e) => {
+                        let mut done = self.failed(docs, opened, (1, k, n, e));
+                        done.entries = entries;
+                        done.seen = seen;
+                        return done;
+                    }
                 };
                 if !new_docs.is_empty() {
                     let e = anyhow!("{step_id}: generated a document in a streaming run (a bug)");
-                    return self.failed(docs, Some(opened), entries, (1, k, e));
+                    let mut done = self.failed(docs, opened, (1, k, n, e));
+                    done.seen = seen;
+                    return done;
                 }
                 let entry = Entry {
                     resource: Arc::clone(id.get_or_insert_with(|| d.id().into())),
@@ -447,23 +658,26 @@ impl Streamed<'_> {
                     step: step_id.clone(),
                     result,
                 };
-                entries.push((k, entry));
+                entries.push((k, n, entry));
                 if let Some(change) = new_value {
                     d.change(change);
                     *id = None;
                 }
             }
         }
-        lists::close(&mut docs, opened);
+        if let Some(opened) = opened {
+            lists::close(&mut docs, opened);
+        }
         let Some(mut m) = docs.pop() else {
             let e = anyhow!("internal error: a document was lost");
             return DoneDocument {
                 manifest: Manifest::from_value(0, Value::Null),
                 entries,
-                error: Some((0, 0, e)),
+                error: Some((0, 0, 0, e)),
+                seen,
             };
         };
-        if m.is_changed() {
+        if m.generated || m.is_changed() {
             let text = crate::stream::emit_document(&m);
             let text =
                 text.map(|text| text.map(|text| crate::stream::with_line_endings_of(&m, text)));
@@ -485,8 +699,8 @@ impl Streamed<'_> {
             // The summary counts a changed resource once, and every conflict.
             let mut counted: Vec<Arc<str>> = Vec::new();
             entries = (entries.into_iter())
-                .filter_map(|(k, entry)| Some((k, entry.for_summary()?)))
-                .filter(|(_, entry)| match &entry.result {
+                .filter_map(|(k, n, entry)| Some((k, n, entry.for_summary()?)))
+                .filter(|(_, _, entry)| match &entry.result {
                     StepResult::Changed { conflicts, .. } if conflicts.is_empty() => {
                         let first = !counted.contains(&entry.resource);
                         counted.push(Arc::clone(&entry.resource));
@@ -501,6 +715,7 @@ impl Streamed<'_> {
             manifest: m,
             entries,
             error: None,
+            seen,
         }
     }
 
@@ -510,8 +725,7 @@ impl Streamed<'_> {
         &self,
         mut docs: Vec<Manifest>,
         opened: Option<lists::Opened>,
-        entries: Vec<(usize, Entry)>,
-        error: (u8, usize, anyhow::Error),
+        error: (u8, usize, usize, anyhow::Error),
     ) -> DoneDocument {
         if let Some(opened) = opened {
             lists::close(&mut docs, opened);
@@ -522,10 +736,173 @@ impl Streamed<'_> {
             .unwrap_or_else(|| Manifest::from_value(0, Value::Null));
         DoneDocument {
             manifest,
-            entries,
+            entries: Vec::new(),
             error: Some(error),
+            seen: Vec::new(),
         }
     }
+
+    /// What the deferred step (`step`, reading `paths` of its targets) reads of a document as
+    /// it stands before that step: who it is; what it reads of other documents
+    /// ([`Fact::of`]); and of a resource it selects, `apiVersion`, `kind`, `metadata` and what
+    /// the paths point at.
+    fn seen(&self, d: &Manifest, step: &Step, paths: &[&str]) -> Seen {
+        let selected = selects(step, d);
+        let target = match (&d.value, selected) {
+            (Some(value), true) => {
+                let template = pod::template_path(d.kind(), d.group(), &self.templates);
+                let projected = projection(value, template, paths);
+                // A map of strings and numbers is always written.
+                serde_json::to_string(&projected).ok().map(Box::from)
+            }
+            _ => None,
+        };
+        let head = match &d.value {
+            Some(Value::Object(document)) if d.is_resource() => Some(Box::new(Head::of(document))),
+            _ => None,
+        };
+        Seen {
+            index: d.index,
+            line: d.line,
+            list_item: d.list_item,
+            complete: d.complete,
+            header: crate::manifest::header(&d.raw).into(),
+            head,
+            fact: Fact::of(d, &self.templates).map(Box::new),
+            selected,
+            target,
+        }
+    }
+
+    /// Runs the deferred step (`k`) as a run step by step would over the stream (what it reads
+    /// of every document in `view`, each at its place), its entries into `entries`; and puts
+    /// the documents it generates through the steps after it.
+    fn deferred_step(
+        &self,
+        k: usize,
+        mut view: Vec<Seen>,
+        places: Vec<Place>,
+        entries: &mut Vec<Entry>,
+    ) -> Result<Generated> {
+        let (set, step, step_id) = &self.steps[k];
+        let index = StreamIndex::of(
+            view.iter_mut()
+                .filter_map(|seen| seen.fact.take().map(|f| *f)),
+        );
+        // Every resource's id, for those the step generates (their heads are not needed after).
+        let mut ids = Ids::of(std::iter::empty());
+        for seen in view.iter_mut() {
+            ids.add(&seen.manifest(None));
+        }
+        let mut budgets = Budgets::default();
+        let mut generated = Generated {
+            matched: 0,
+            documents: Vec::new(),
+            later: self.steps.iter().map(|_| Vec::new()).collect(),
+            failure: None,
+        };
+        for (mut seen, (position, item, _)) in view.into_iter().zip(places) {
+            if !seen.selected {
+                continue;
+            }
+            generated.matched += 1;
+            let target = (seen.target.take())
+                .map(|json| serde_json::from_str::<Value>(&json))
+                .transpose()
+                .map_err(|e| anyhow!("internal error: {step_id} lost a document: {e}"))?;
+            let m = seen.manifest(target);
+            let around = Around {
+                stream: &[],
+                generated_budgets: &budgets,
+                templates: &self.templates,
+                images: self.images,
+                index: &index,
+                listed: self.keep.report,
+            };
+            let (result, change, new_docs) = apply_step(set, step, &m, around)?;
+            if change.is_some() {
+                bail!(
+                    "internal error: {step_id} changed {} in a streaming run",
+                    m.id()
+                );
+            }
+            let entry = Entry {
+                resource: m.id().into(),
+                document: m.index,
+                step: step_id.clone(),
+                result,
+            };
+            keep_entry(entries, entry, self.keep);
+            let mut n = 0;
+            for value in new_docs {
+                let filed =
+                    file_generated(value, &m, (step, step_id), &mut ids, entries, self.keep)?;
+                let Some(doc) = filed else {
+                    continue;
+                };
+                budgets.add_if_budget(&doc, &self.templates);
+                n += 1;
+                let place = (position, item, n);
+                let done = self.through_steps(vec![doc], None, k + 1);
+                for (step, _, entry) in done.entries {
+                    generated.later[step].push((place, entry));
+                }
+                if let Some((rank, step, _, e)) = done.error {
+                    keep_least(&mut generated.failure, (rank, step, place), e);
+                }
+                generated.documents.push((position, done.manifest));
+            }
+        }
+        Ok(generated)
+    }
+}
+
+/// `apiVersion`, `kind` and `metadata` of a resource, and what `paths` point at in it (JSON
+/// pointers; `{template}` stands for `template`, the pod template's path): where they are,
+/// in maps. The pod template itself is there, as an empty map, if it is a map.
+fn projection(value: &Value, template: Option<&str>, paths: &[&str]) -> Value {
+    let mut seen = Map::new();
+    for key in ["apiVersion", "kind", "metadata"] {
+        if let Some(part) = value.get(key) {
+            seen.insert(key.to_string(), part.clone());
+        }
+    }
+    let mut seen = Value::Object(seen);
+    if let Some(template) = template.filter(|t| value.at(t).is_some_and(Value::is_object))
+        && !template.is_empty()
+    {
+        put_at(&mut seen, template, Value::Object(Map::new()));
+    }
+    for path in paths {
+        let path = match (path.strip_prefix("{template}"), template) {
+            (Some(rest), Some(template)) => format!("{template}{rest}"),
+            (Some(_), None) => continue,
+            (None, _) => path.to_string(),
+        };
+        if let Some(part) = value.at(&path) {
+            put_at(&mut seen, &path, part.clone());
+        }
+    }
+    seen
+}
+
+/// Puts `part` at the JSON pointer `at` of `value`, making the maps on the way.
+fn put_at(value: &mut Value, at: &str, part: Value) {
+    let mut slot = value;
+    for token in at.split('/').skip(1) {
+        let key = token.replace("~1", "/").replace("~0", "~");
+        slot = match slot {
+            Value::Object(map) => map.entry(key).or_insert_with(|| Value::Object(Map::new())),
+            Value::Array(items) => {
+                match crate::pointer::array_index(&key).and_then(|i| items.get_mut(i)) {
+                    Some(item) => item,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+    }
+    *slot = part;
 }
 
 /// After a streaming run emitted a document: all that is read of it later is who it is
@@ -685,7 +1062,7 @@ fn insert_after_owners(
 /// The resources of the stream (and those generated so far in this step) by group, kind,
 /// namespace and name: two documents for one object would make Helm and `kubectl apply` keep
 /// only one of them, whichever comes last. The first of each id is the one kept.
-struct Ids(HashMap<(String, String, String, String), String>);
+struct Ids(HashMap<Box<str>, Box<str>>);
 
 impl Ids {
     fn of<'m>(manifests: impl Iterator<Item = &'m Manifest>) -> Ids {
@@ -696,27 +1073,24 @@ impl Ids {
         ids
     }
 
-    fn key(m: &Manifest) -> (String, String, String, String) {
-        let part = |s: &str| s.to_string();
-        (
-            part(m.group()),
-            part(m.kind()),
-            part(m.namespace()),
-            part(m.name()),
-        )
+    /// Group, kind, namespace and name, in one allocation (each part's length first).
+    fn key(m: &Manifest) -> Box<str> {
+        let parts = [m.group(), m.kind(), m.namespace(), m.name()];
+        let [g, k, ns, n] = parts.map(str::len);
+        format!("{g} {k} {ns} {n} {}", parts.concat()).into()
     }
 
     fn add(&mut self, m: &Manifest) {
         if m.is_resource() {
             self.0
                 .entry(Ids::key(m))
-                .or_insert_with(|| format!("{} in {}", m.id(), m.place()));
+                .or_insert_with(|| format!("{} in {}", m.id(), m.place()).into());
         }
     }
 
     /// Where the resource with `doc`'s id already is, if it is.
     fn duplicate_of(&self, doc: &Manifest) -> Option<String> {
-        self.0.get(&Ids::key(doc)).cloned()
+        self.0.get(&Ids::key(doc)).map(|place| place.to_string())
     }
 }
 
@@ -790,9 +1164,8 @@ impl Notes {
 struct Around<'a> {
     /// The stream as the step has it so far (see `Context::stream`).
     stream: &'a [Manifest],
-    /// What the step generated so far (see `Context::generated`).
-    generated: &'a [Manifest],
-    generated_selectors: &'a SelectorIndex,
+    /// The budgets the step generated so far (see `Context::generated_budgets`).
+    generated_budgets: &'a Budgets,
     templates: &'a [PodTemplatePath],
     images: &'a KnownUsers,
     index: &'a StreamIndex,
@@ -926,10 +1299,9 @@ fn context<'a>(step: &'a Step, m: &'a Manifest, around: Around<'a>) -> Context<'
         container_names: step.container_names.as_ref(),
         resource: m,
         stream: around.stream,
-        generated: around.generated,
         images: around.images,
         index: around.index,
-        generated_selectors: around.generated_selectors,
+        generated_budgets: around.generated_budgets,
     }
 }
 

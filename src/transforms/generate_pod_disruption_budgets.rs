@@ -2,7 +2,7 @@
 //! replicated Deployment and StatefulSet the stream does not already cover.
 
 use super::workloads::{self, selector_matches};
-use super::{Context, Outcome, Transform};
+use super::{Context, Fact, Outcome, Transform};
 use crate::manifest::Manifest;
 use crate::pointer::Lookup;
 use anyhow::{Result, bail};
@@ -215,6 +215,17 @@ Example:
         "Pod",
     ]);
 
+    /// Of each document it reads: whether it is a hook, its pod labels; a budget's selector;
+    /// an autoscaler's target and floor; a workload's replicas and selector.
+    const DECIDES_FROM: Option<&'static [&'static str]> = Some(&[
+        "/spec/replicas",
+        "/spec/selector",
+        "/spec/scaleTargetRef/kind",
+        "/spec/scaleTargetRef/name",
+        "/spec/minReplicas",
+        "{template}/metadata/labels",
+    ]);
+
     fn apply(&self, target: &mut Value, ctx: &Context) -> Result<Outcome> {
         if !workloads::is_resource(target) {
             return Ok(Outcome::NotApplicable(
@@ -241,11 +252,8 @@ Example:
                 "it has no spec.selector to select its pods by".into(),
             ));
         };
-        let autoscalers = ctx
-            .index
-            .of_kind(ctx.stream, "HorizontalPodAutoscaler", workload.namespace())
-            .iter()
-            .map(|&i| &ctx.stream[i]);
+        let facts = ctx.index.facts(ctx.stream, ctx.pod_templates);
+        let autoscalers = facts.of_kind("HorizontalPodAutoscaler", workload.namespace());
         let (replicas, why) = match replica_floor(target, workload, autoscalers) {
             Ok(found) => found,
             Err(reason) => return Ok(Outcome::NotApplicable(reason)),
@@ -332,7 +340,8 @@ fn overlap<'s>(
     selector: &Value,
     workload: &Manifest,
     ctx: &Context<'s>,
-) -> Option<(&'s Manifest, &'s Manifest)> {
+) -> Option<(&'s Fact, &'s Fact)> {
+    let facts = ctx.index.facts(ctx.stream, ctx.pod_templates);
     // Only a workload whose pod labels hold the selector's first `matchLabels` entry can be
     // selected: those are looked up, not the whole namespace scanned for every workload.
     let first_label = selector
@@ -340,25 +349,18 @@ fn overlap<'s>(
         .and_then(Value::as_object)
         .and_then(|wanted| wanted.iter().next())
         .and_then(|(k, v)| Some((k.as_str(), v.as_str()?)));
-    let candidates: Box<dyn Iterator<Item = &'s Manifest>> = match first_label {
-        Some(label) => Box::new(
-            ctx.index
-                .with_template_label(ctx.stream, ctx.pod_templates, workload.namespace(), label)
-                .iter()
-                .map(|&i| &ctx.stream[i]),
-        ),
-        None => Box::new(ctx.stream.iter()),
+    let candidates: Box<dyn Iterator<Item = &'s Fact>> = match first_label {
+        Some(label) => Box::new(facts.with_template_label(workload.namespace(), label)),
+        None => Box::new(facts.all().iter()),
     };
     candidates
-        .filter(|m| {
-            m.is_resource()
-                && !m.is_hook()
-                && m.namespace() == workload.namespace()
-                && !(m.kind() == workload.kind() && m.name() == workload.name())
+        .filter(|other| {
+            !other.is_hook()
+                && other.namespace() == workload.namespace()
+                && !(other.kind() == workload.kind() && other.name() == workload.name())
         })
         .find_map(|other| {
-            let labels = workloads::pod_template(other, ctx.pod_templates)
-                .and_then(workloads::template_labels)?;
+            let labels = other.pod_labels()?;
             if !selector_matches(selector, Some(labels)) {
                 return None;
             }
@@ -376,57 +378,45 @@ fn budgets_of<'s>(
     namespace: &str,
     labels: Option<&Map<String, Value>>,
     name: Option<&str>,
-) -> Vec<&'s Manifest> {
-    let in_stream = ctx.index.budgets(ctx.stream);
-    let stream = in_stream.candidates(ctx.stream.len(), namespace, labels, name);
-    let generated =
-        (ctx.generated_selectors).candidates(ctx.generated.len(), namespace, labels, name);
-    (stream.into_iter().map(|i| &ctx.stream[i]))
-        .chain(generated.into_iter().map(|i| &ctx.generated[i]))
-        .filter(|m| is_budget(m) && m.namespace() == namespace)
+) -> Vec<&'s Fact> {
+    let in_stream = ctx.index.facts(ctx.stream, ctx.pod_templates).budgets();
+    (in_stream.candidates(namespace, labels, name).into_iter())
+        .chain(ctx.generated_budgets.candidates(namespace, labels, name))
+        .filter(|b| is_budget(b) && b.namespace() == namespace)
         .collect()
 }
 
-fn budget_selector(budget: &Manifest) -> &Value {
-    budget
-        .value
-        .as_ref()
-        .and_then(|v| v.at("/spec/selector"))
-        .unwrap_or(&Value::Null)
+fn budget_selector(budget: &Fact) -> &Value {
+    budget.selector().unwrap_or(&Value::Null)
 }
 
 /// `PodDisruptionBudget/ns/name`, and whether this run generated it.
-fn described(budget: &Manifest) -> String {
-    if budget.generated {
+fn described(budget: &Fact) -> String {
+    if budget.generated() {
         format!("{} (generated in this run)", budget.id())
     } else {
-        budget.id()
+        budget.id().to_string()
     }
 }
 
-fn is_budget(m: &Manifest) -> bool {
-    m.is_resource() && m.kind() == "PodDisruptionBudget" && m.group() == "policy"
+fn is_budget(budget: &Fact) -> bool {
+    budget.kind() == "PodDisruptionBudget" && budget.group() == "policy"
 }
 
 /// The fewest replicas the workload may run, and where that number comes from.
 fn replica_floor<'m>(
     target: &Value,
     workload: &Manifest,
-    mut autoscalers: impl Iterator<Item = &'m Manifest>,
+    mut autoscalers: impl Iterator<Item = &'m Fact>,
 ) -> Result<(u64, String), String> {
-    let autoscaler = autoscalers.find(|m| {
-        m.is_resource()
-            && m.kind() == "HorizontalPodAutoscaler"
-            && m.group() == "autoscaling"
-            && m.namespace() == workload.namespace()
-            && m.value.as_ref().is_some_and(|v| {
-                v.at("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(workload.kind())
-                    && v.at("/spec/scaleTargetRef/name").and_then(Value::as_str)
-                        == Some(workload.name())
-            })
+    let autoscaler = autoscalers.find(|hpa| {
+        hpa.kind() == "HorizontalPodAutoscaler"
+            && hpa.group() == "autoscaling"
+            && hpa.namespace() == workload.namespace()
+            && hpa.scale_target() == (Some(workload.kind()), Some(workload.name()))
     });
     if let Some(hpa) = autoscaler {
-        let min = match hpa.value.as_ref().and_then(|v| v.at("/spec/minReplicas")) {
+        let min = match hpa.min_replicas() {
             None | Some(Value::Null) => 1,
             Some(n) => n
                 .as_u64()
@@ -574,17 +564,17 @@ mod tests {
             .enumerate()
             .map(|(i, v)| Manifest::from_value(i + 1, v))
             .collect();
-        let mut generated: Vec<Manifest> = Vec::new();
+        let mut generated = crate::transforms::Budgets::default();
         let mut outcomes = Vec::new();
         for m in stream.iter().filter(|m| m.kind() == "Deployment") {
             let mut ctx = test_context(Mode::Overwrite, m, &stream);
-            ctx.generated = &generated;
+            ctx.generated_budgets = &generated;
             let mut target = m.value.clone().unwrap();
             let outcome = action.apply(&mut target, &ctx).unwrap();
             if let Outcome::Generate(doc) = &outcome {
                 let mut doc = Manifest::from_value(m.index, doc.clone());
                 doc.generated = true;
-                generated.push(doc);
+                generated.add_if_budget(&doc, &[]);
             }
             outcomes.push(outcome);
         }

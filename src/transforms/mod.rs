@@ -21,16 +21,16 @@ pub mod set_images;
 mod set_seccomp;
 mod spread_topology;
 pub mod strategic_merge_patch;
+mod stream_facts;
 mod targets;
 mod workloads;
 
 use crate::manifest::Manifest;
-use crate::pointer::Lookup;
 use anyhow::Result;
 use serde::Deserialize;
 use serde::de::MapAccess;
 use serde_json::Value;
-use std::collections::HashMap;
+pub use stream_facts::{Budgets, Fact, StreamIndex};
 
 /// How a step treats values the chart already set.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
@@ -104,16 +104,15 @@ pub struct Context<'a> {
     /// look here, and their docs say so. Documents no step selects hold only `apiVersion`,
     /// `kind` and `metadata` here, unless the action's [`Transform::READS_STREAM`] names them.
     pub stream: &'a [Manifest],
-    /// The documents this step generated so far, for earlier resources; they join `stream`
-    /// once the step is done (a PodDisruptionBudget generator looks here too).
-    pub generated: &'a [Manifest],
     /// The `ImageUsers` files of the run: what user each image runs as, where known.
     pub images: &'a crate::images::KnownUsers,
-    /// Where the documents of each kind are in `stream`, by namespace: a cross-resource action
-    /// looks up the few documents it needs instead of scanning the stream for every resource.
+    /// What cross-resource actions read of `stream`, indexed: such an action looks up the few
+    /// documents it needs instead of scanning the stream for every resource, and a streaming
+    /// run gives it this alone (`stream` is then empty).
     pub index: &'a StreamIndex,
-    /// `generated` by what their `spec.selector` could select (see [`SelectorIndex`]).
-    pub generated_selectors: &'a SelectorIndex,
+    /// The PodDisruptionBudgets this step generated so far, for earlier resources; they join
+    /// `stream` once the step is done (a PodDisruptionBudget generator looks here too).
+    pub generated_budgets: &'a Budgets,
 }
 
 impl Context<'_> {
@@ -122,151 +121,6 @@ impl Context<'_> {
     pub fn picks_container(&self, container: &Value) -> bool {
         let name = container.get("name").and_then(Value::as_str).unwrap_or("");
         self.container_names.is_none_or(|names| names.matches(name))
-    }
-}
-
-/// Positions in the stream of the resources of each kind, by namespace, built the first time
-/// an action asks during a step (documents a step generates join the stream after it). A
-/// step that changes a resource's kind, namespace or pod labels would not show here; the
-/// actions that use the index change nothing.
-#[derive(Default)]
-pub struct StreamIndex {
-    kinds: std::sync::OnceLock<HashMap<(String, String), Vec<usize>>>,
-    /// Resources with a pod template, by namespace and each label of the template.
-    labels: std::sync::OnceLock<HashMap<(String, String, String), Vec<usize>>>,
-    /// The stream's PodDisruptionBudgets by what they select.
-    budgets: std::sync::OnceLock<SelectorIndex>,
-}
-
-impl StreamIndex {
-    /// The positions of the resources of `kind` in `namespace` (any API group), in stream order.
-    pub fn of_kind<'s>(&'s self, stream: &[Manifest], kind: &str, namespace: &str) -> &'s [usize] {
-        let index = self.kinds.get_or_init(|| {
-            let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
-            for (i, m) in stream.iter().enumerate().filter(|(_, m)| m.is_resource()) {
-                index
-                    .entry((m.kind().to_string(), m.namespace().to_string()))
-                    .or_default()
-                    .push(i);
-            }
-            index
-        });
-        index
-            .get(&(kind.to_string(), namespace.to_string()))
-            .map_or(&[], Vec::as_slice)
-    }
-
-    /// The positions of the resources in `namespace` whose pod template carries the label
-    /// `key: value`, in stream order (`templates`: the run's declared pod templates, the same
-    /// for every call).
-    pub fn with_template_label<'s>(
-        &'s self,
-        stream: &[Manifest],
-        templates: &[crate::pod::PodTemplatePath],
-        namespace: &str,
-        (key, value): (&str, &str),
-    ) -> &'s [usize] {
-        let index = self.labels.get_or_init(|| {
-            let mut index: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
-            for (i, m) in stream.iter().enumerate().filter(|(_, m)| m.is_resource()) {
-                let labels =
-                    workloads::pod_template(m, templates).and_then(workloads::template_labels);
-                for (k, v) in labels.into_iter().flatten() {
-                    if let Some(v) = v.as_str() {
-                        index
-                            .entry((m.namespace().to_string(), k.clone(), v.to_string()))
-                            .or_default()
-                            .push(i);
-                    }
-                }
-            }
-            index
-        });
-        index
-            .get(&(namespace.to_string(), key.to_string(), value.to_string()))
-            .map_or(&[], Vec::as_slice)
-    }
-}
-
-impl StreamIndex {
-    /// The stream's PodDisruptionBudgets (any API group), by what they could select.
-    pub fn budgets(&self, stream: &[Manifest]) -> &SelectorIndex {
-        self.budgets.get_or_init(|| {
-            let mut index = SelectorIndex::default();
-            for (i, m) in stream.iter().enumerate() {
-                if m.is_resource() && m.kind() == "PodDisruptionBudget" {
-                    index.add(i, m);
-                }
-            }
-            // Every document was looked at; those not filed are no budgets.
-            index.filed = stream.len();
-            index
-        })
-    }
-}
-
-/// Documents by namespace and the first `matchLabels` entry of their `spec.selector` (those
-/// without one by namespace alone), and by namespace and name: which of them could select
-/// pods with given labels is a few lookups, not a scan of every one.
-#[derive(Default)]
-pub struct SelectorIndex {
-    by_label: HashMap<(String, String, String), Vec<usize>>,
-    unlabelled: HashMap<String, Vec<usize>>,
-    by_name: HashMap<(String, String), Vec<usize>>,
-    /// How many documents were looked at: positions `0..filed`.
-    filed: usize,
-}
-
-impl SelectorIndex {
-    /// Files the document at `position` (documents are filed in order, from 0).
-    pub fn add(&mut self, position: usize, m: &Manifest) {
-        self.filed = self.filed.max(position + 1);
-        let namespace = m.namespace().to_string();
-        let first = m
-            .value
-            .as_ref()
-            .and_then(|v| v.at("/spec/selector/matchLabels"))
-            .and_then(Value::as_object)
-            .and_then(|wanted| wanted.iter().next())
-            .and_then(|(k, v)| Some((k.clone(), v.as_str()?.to_string())));
-        let list = match first {
-            Some((k, v)) => self.by_label.entry((namespace.clone(), k, v)).or_default(),
-            None => self.unlabelled.entry(namespace.clone()).or_default(),
-        };
-        list.push(position);
-        self.by_name
-            .entry((namespace, m.name().to_string()))
-            .or_default()
-            .push(position);
-    }
-
-    /// The positions, in order, of every document of `namespace` among the first `len` whose
-    /// selector could select pods with `labels` (a selector whose `matchLabels` holds an entry
-    /// the labels lack cannot), and of those named `name`. Positions past those filed are all
-    /// candidates.
-    pub fn candidates(
-        &self,
-        len: usize,
-        namespace: &str,
-        labels: Option<&serde_json::Map<String, Value>>,
-        name: Option<&str>,
-    ) -> Vec<usize> {
-        let mut found: Vec<usize> = (self.filed..len).collect();
-        for (k, v) in labels.into_iter().flatten() {
-            if let Some(v) = v.as_str() {
-                let key = (namespace.to_string(), k.clone(), v.to_string());
-                found.extend(self.by_label.get(&key).into_iter().flatten());
-            }
-        }
-        found.extend(self.unlabelled.get(namespace).into_iter().flatten());
-        if let Some(name) = name {
-            let key = (namespace.to_string(), name.to_string());
-            found.extend(self.by_name.get(&key).into_iter().flatten());
-        }
-        found.retain(|&i| i < len);
-        found.sort_unstable();
-        found.dedup();
-        found
     }
 }
 
@@ -308,6 +162,14 @@ pub trait Transform {
     /// full first. An action that only changes its own target says `Nothing`, so documents
     /// no step selects are never fully parsed.
     const READS_STREAM: StreamReads = StreamReads::Everything;
+    /// For an action that never changes its target (it reports on it, or generates documents
+    /// with [`Outcome::Generate`]) and reads of every document, its target included, only
+    /// `apiVersion`, `kind`, `metadata` and what these JSON pointers point at (`{template}`
+    /// stands for the pod template's path): a streaming run then puts each document through
+    /// the other steps on its way and decides this step's outcomes once the stream is read,
+    /// from those parts of each document alone ([`crate::pipeline::run_streaming`]). `None`
+    /// for any other action.
+    const DECIDES_FROM: Option<&'static [&'static str]> = None;
     /// Whether the action works only on resources with a pod template, even as
     /// `target: resource`; the pipeline then skips other resources without reading them.
     const NEEDS_POD_TEMPLATE: bool = false;
@@ -400,6 +262,13 @@ macro_rules! registry {
                 }
             }
 
+            /// See [`Transform::DECIDES_FROM`].
+            pub fn decides_from(&self) -> Option<&'static [&'static str]> {
+                match self {
+                    $(Action::$ty(_) => <$module::$ty as Transform>::DECIDES_FROM),*
+                }
+            }
+
             /// See [`Transform::inspect`].
             pub fn inspect(&self, target: &Value, ctx: &Context) -> Option<Result<Outcome>> {
                 match self {
@@ -452,8 +321,7 @@ pub fn test_context<'a>(mode: Mode, resource: &'a Manifest, stream: &'a [Manifes
         container_names: None,
         resource,
         stream,
-        generated: &[],
         images: &crate::images::NO_IMAGE_USERS,
-        generated_selectors: Box::leak(Box::default()),
+        generated_budgets: Box::leak(Box::default()),
     }
 }
