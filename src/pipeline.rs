@@ -55,9 +55,8 @@ pub fn run_step_by_step(
     for set in sets {
         for step in &set.steps {
             let step_id: Arc<str> = format!("{}: {}", set.origin, step.name).into();
-            let selected = |_: usize, m: &Manifest| selects(step, m);
             let run = (templates, images, keep);
-            let ran = run_step(manifests, (set, step, &step_id), &selected, run)?;
+            let ran = run_step(manifests, (set, step, &step_id), run)?;
             report.entries.extend(ran.entries);
             if ran.matched == 0 {
                 report.unmatched_steps.push(step_id.to_string());
@@ -75,19 +74,17 @@ struct Ran {
     matched: usize,
 }
 
-/// Runs one step over the documents of `manifests` it selects (`selected`, asked with each
-/// position), and files the documents it generates right after their owners.
+/// Runs one step over the documents of `manifests` it selects, and files the documents it
+/// generates right after their owners.
 fn run_step(
     manifests: &mut Vec<Manifest>,
     (set, step, step_id): (&PatchSet, &Step, &Arc<str>),
-    selected: &(dyn Fn(usize, &Manifest) -> bool + Sync),
     (templates, images, keep): (&[PodTemplatePath], &KnownUsers, Keep),
 ) -> Result<Ran> {
     let mut entries = Vec::new();
     let mut matched = 0;
-    // (owner position, document) for documents this step generates; inserted after the
-    // step, so its own loop never sees them.
-    // (The owners' positions are kept apart so actions can see the documents.)
+    // The documents this step generates, and their owners' positions; inserted after the
+    // step, so its own loop never sees them (actions see the budgets among them, as facts).
     let mut generated: Vec<Manifest> = Vec::new();
     let mut owners: Vec<usize> = Vec::new();
     // Built when the step first generates a document: telling a generated resource
@@ -108,13 +105,10 @@ fn run_step(
     );
     let sizes: Vec<usize> = match local {
         true => (manifests.iter())
-            .enumerate()
-            .map(
-                |(i, m)| match selected(i, m) && !m.opted_out_of(&step.name) {
-                    true => m.raw.len().max(1),
-                    false => 0,
-                },
-            )
+            .map(|m| match selects(step, m) && !m.opted_out_of(&step.name) {
+                true => m.raw.len().max(1),
+                false => 0,
+            })
             .collect(),
         false => Vec::new(),
     };
@@ -143,7 +137,7 @@ fn run_step(
         }
         let done_ahead = ahead.next().flatten().filter(|_| generated.is_empty());
         let m = &manifests[i];
-        if !selected(i, m) {
+        if !selects(step, m) {
             continue;
         }
         matched += 1;
