@@ -494,9 +494,56 @@ struct Seen {
     fact: Option<Box<Fact>>,
     /// Whether the step selects it (asked of the whole document).
     selected: bool,
-    /// For a document it selects: what it reads of it as its target (JSON, read back when
-    /// the step gets to it).
-    target: Option<Box<str>>,
+    /// For a document it selects: what it reads of it as its target.
+    target: Option<Projected>,
+}
+
+/// What the deferred step reads of a document it selects ([`projection`]): as JSON, which
+/// takes a tenth of the memory of the value; or the value itself where JSON might not read
+/// back as the same value: a float (serde_json reads some back a bit off unless built with
+/// `float_roundtrip`, which only its test builds here get), or nesting deeper than serde_json
+/// reads (128 levels; the YAML reader allows 1,000).
+enum Projected {
+    Json(Box<str>),
+    Deep(Box<Value>),
+}
+
+/// How deep a projection may nest to be kept as JSON.
+const JSON_DEPTH: usize = 100;
+
+impl Projected {
+    fn of(value: Value) -> Projected {
+        match reads_back(&value, JSON_DEPTH) {
+            true => match serde_json::to_string(&value) {
+                Ok(json) => Projected::Json(json.into()),
+                Err(_) => Projected::Deep(Box::new(value)),
+            },
+            false => Projected::Deep(Box::new(value)),
+        }
+    }
+
+    fn value(self) -> Result<Value> {
+        match self {
+            Projected::Json(json) => serde_json::from_str(&json)
+                .map_err(|e| anyhow!("internal error: a projection did not read back: {e}")),
+            Projected::Deep(value) => Ok(*value),
+        }
+    }
+}
+
+/// Whether `value` reads back from JSON as itself: it holds no float and nests at most
+/// `levels` deep (a scalar is one level).
+fn reads_back(value: &Value, levels: usize) -> bool {
+    let children: Box<dyn Iterator<Item = &Value>> = match value {
+        Value::Array(items) => Box::new(items.iter()),
+        Value::Object(map) => Box::new(map.values()),
+        Value::Number(n) => return levels > 0 && !n.is_f64(),
+        _ => return levels > 0,
+    };
+    levels > 1
+        && children
+            .into_iter()
+            .all(|child| reads_back(child, levels - 1))
 }
 
 impl Seen {
@@ -608,6 +655,8 @@ impl Streamed<'_> {
     ) -> DoneDocument {
         let mut entries = Vec::new();
         let mut seen = Vec::new();
+        // Data the error scrub must know of, whatever the steps make of the document.
+        let held_data = (docs.first()).is_some_and(|d| d.value.as_ref().is_some_and(holds_data));
         let none = Budgets::default();
         let index = StreamIndex::default();
         // Each document's id, shared by its entries until a step changes the document.
@@ -678,7 +727,7 @@ impl Streamed<'_> {
             m.emitted = Some(text.map_err(|e| format!("{e:#}")));
         }
         if !self.keep.values {
-            keep_only_what_is_needed(&mut m);
+            keep_only_what_is_needed(&mut m, held_data);
         }
         // Its text, no longer a slice of its segment, which can then go.
         let kept = match (&m.emitted, self.keep.values) {
@@ -745,9 +794,7 @@ impl Streamed<'_> {
         let target = match (&d.value, selected) {
             (Some(value), true) => {
                 let template = pod::template_path(d.kind(), d.group(), &self.templates);
-                let projected = projection(value, template, paths);
-                // A map of strings and numbers is always written.
-                serde_json::to_string(&projected).ok().map(Box::from)
+                Some(Projected::of(projection(value, template, paths)))
             }
             _ => None,
         };
@@ -800,10 +847,7 @@ impl Streamed<'_> {
                 continue;
             }
             generated.matched += 1;
-            let target = (seen.target.take())
-                .map(|json| serde_json::from_str::<Value>(&json))
-                .transpose()
-                .map_err(|e| anyhow!("internal error: {step_id} lost a document: {e}"))?;
+            let target = seen.target.take().map(Projected::value).transpose()?;
             let m = seen.manifest(target);
             let around = Around {
                 stream: &[],
@@ -899,15 +943,20 @@ fn put_at(value: &mut Value, at: &str, part: Value) {
     *slot = part;
 }
 
+/// Whether a document holds what [`keep_only_what_is_needed`] keeps whole: a List, Secret
+/// or ConfigMap data, a Secret.
+fn holds_data(v: &Value) -> bool {
+    lists::is_list(v) || redact::is_hidden(v, "") || redact::holds_secret(v)
+}
+
 /// After a streaming run emitted a document: all that is read of it later is who it is
 /// (kind, API version, name, namespace, and the template Helm 4's annotation names) for
 /// ids, counts and reports, so its value gives way to a [`Head`]; except Secrets (the output
 /// file's mode), Secret and ConfigMap data, which error messages are scrubbed of, and a
-/// List, whose items are counted.
-fn keep_only_what_is_needed(m: &mut Manifest) {
-    let keep = (m.value.as_ref())
-        .is_some_and(|v| lists::is_list(v) || redact::is_hidden(v, "") || redact::holds_secret(v));
-    if keep {
+/// List, whose items are counted: those stay whole, before and after, and so does a
+/// document that held data before a step took it out or changed its kind (`held_data`).
+fn keep_only_what_is_needed(m: &mut Manifest, held_data: bool) {
+    if held_data || m.value.as_ref().is_some_and(holds_data) {
         return;
     }
     if let Some(Value::Object(map)) = &m.value {
@@ -1334,6 +1383,25 @@ mod tests {
     use crate::{patchfile, stream};
 
     const PDBS: &str = "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n  - name: pdbs\n    generatePodDisruptionBudgets: {}\n";
+
+    /// A projection is kept as JSON only where JSON reads back as the same value: no float
+    /// (a release build's serde_json reads some back a bit off), no deep nesting.
+    #[test]
+    fn projections_with_floats_or_deep_nesting_stay_values() {
+        let plain = serde_json::json!({"a": [1, -2, u64::MAX, "x", null, true], "b": {"c": {}}});
+        assert!(reads_back(&plain, JSON_DEPTH));
+        assert!(matches!(Projected::of(plain.clone()), Projected::Json(_)));
+        assert_eq!(Projected::of(plain.clone()).value().unwrap(), plain);
+        let float = serde_json::json!({"a": {"b": [-9.419895434327705e175]}});
+        assert!(!reads_back(&float, JSON_DEPTH));
+        assert!(matches!(Projected::of(float), Projected::Deep(_)));
+        let mut deep = serde_json::json!(1);
+        for _ in 0..JSON_DEPTH {
+            deep = serde_json::json!([deep]);
+        }
+        assert!(!reads_back(&deep, JSON_DEPTH));
+        assert!(reads_back(&deep[0], JSON_DEPTH));
+    }
 
     fn workload(kind: &str, name: &str, header: &str, annotations: &str) -> String {
         format!(

@@ -5,6 +5,10 @@
 //! run step by step ends: the same output bytes, the same report (or summary line), or the
 //! same error.
 
+mod common;
+
+use common::helm_home::temp_dir;
+use common::{feed, pulse_harden};
 use proptest::prelude::*;
 use pulse_harden::images::NO_IMAGE_USERS;
 use pulse_harden::patchfile::{self, PatchSet};
@@ -317,5 +321,61 @@ proptest! {
         let expected = step_by_step(&input, &sets, keep);
         let got = streamed(&input, &sets, keep, segment_bytes);
         prop_assert_eq!(got, expected, "input:\n{}", input);
+    }
+}
+
+/// What the generator copies from a Deployment comes out as the run step by step writes it,
+/// though a streaming run keeps it as JSON meanwhile: floats that need all 17 digits, and
+/// values nested deeper than JSON is read back. The binary, not the library: the features a
+/// test build gives serde_json are not the release build's.
+#[test]
+fn what_the_generator_copies_comes_out_the_same() {
+    let dir = temp_dir("deferred-copies");
+    std::fs::write(
+        dir.join("pdbs.yaml"),
+        format!(
+            "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n{}",
+            GENERATOR[0]
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("arm.yaml"),
+        "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: arm\n  select: {kind: NoSuchKind}\n  scheduleOnArm64: {}\n",
+    )
+    .unwrap();
+    let floats = [
+        "-9.419895434327705e+175",
+        "5.5191713487143376e-46",
+        "-5.0133857111462676e-80",
+        "0.30000000000000004",
+        "5e-324",
+        "1.7976931348623157e308",
+    ];
+    let labels: String = (floats.iter().enumerate())
+        .map(|(n, f)| format!(", w{n}: {f}"))
+        .collect();
+    let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+    let input = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {{app: web{labels}}}\n  annotations: {{deep: {deep}}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}, x: {deep}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: x}}]}}\n"
+    );
+    let run = |extra: &[&str]| {
+        let mut cmd = pulse_harden();
+        cmd.current_dir(&dir).args(["-p", "pdbs.yaml"]).args(extra);
+        let run = feed(&mut cmd, input.as_bytes());
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
+        String::from_utf8(run.stdout).expect("UTF-8")
+    };
+    let streamed = run(&[]);
+    let step_by_step = run(&["-p", "arm.yaml"]);
+    assert_eq!(streamed, step_by_step);
+    assert_eq!(
+        streamed.matches("kind: PodDisruptionBudget").count(),
+        1,
+        "{streamed}"
+    );
+    // Copied into the budget's labels as written (the last two are written another way).
+    for float in &floats[..4] {
+        assert_eq!(streamed.matches(float).count(), 2, "{float}: {streamed}");
     }
 }

@@ -682,6 +682,29 @@ fn data_of_secrets_no_step_reads_is_never_quoted() {
     );
 }
 
+/// A step may take data out of a ConfigMap or turn a Secret into another kind; the error of a
+/// later step still never quotes what they held (a streaming run once kept only what a
+/// document held at its end). With and without a PodDisruptionBudget generator, whose run
+/// streams too.
+#[test]
+fn data_a_step_took_out_is_never_quoted() {
+    let dir = temp_dir("security-data-taken-out");
+    let stream = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{key: {SECRET}}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{password: guessed-{SECRET_PART}}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers: [{{name: c, image: nginx, env: [{{name: P, value: {SECRET}}}]}}]\n"
+    );
+    for pdbs in ["", "- name: pdbs\n  generatePodDisruptionBudgets: {}\n"] {
+        let guess = format!(
+            "apiVersion: pulse-harden/v1\nkind: PatchSet\nsteps:\n- name: strip\n  select: {{kind: ConfigMap}}\n  mergePatch: {{data: null}}\n- name: retype\n  select: {{kind: Secret}}\n  jsonPatch: [{{op: replace, path: /kind, value: Opaque}}]\n{pdbs}- name: p\n  select: {{kind: Deployment}}\n  target: containers\n  jsonPatch: [{{op: test, path: /env/0/value, value: guessed-{SECRET_PART}}}]\n"
+        );
+        fails_scrubbed(
+            &dir,
+            &stream,
+            &guess,
+            "test failed: /env/0/value is <redacted>, expected <redacted>",
+        );
+    }
+}
+
 /// Runs the patch set `guess` on `input`, streaming and reading the stream first (with a
 /// step that reads other documents' heads, selecting nothing): it must fail with `message`,
 /// and quote no secret.
