@@ -31,6 +31,8 @@ const SELECTORS: &[&str] = &[
     "{matchLabels: {app: y}}",
     "{matchLabels: {app: x, c: '1'}}",
     "{matchExpressions: [{key: c, operator: Exists}]}",
+    "{matchExpressions: [{key: app, operator: In, values: [x]}]}",
+    "{matchLabels: {c: '1'}, matchExpressions: [{key: app, operator: In, values: [x, y]}]}",
     "{}",
     "null",
 ];

@@ -342,17 +342,9 @@ fn overlap<'s>(
     ctx: &Context<'s>,
 ) -> Option<(&'s Fact, &'s Fact)> {
     let facts = ctx.index.facts(ctx.stream, ctx.pod_templates);
-    // Only a workload whose pod labels hold the selector's first `matchLabels` entry can be
-    // selected: those are looked up, not the whole namespace scanned for every workload.
-    let first_label = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .and_then(|wanted| wanted.iter().next())
-        .and_then(|(k, v)| Some((k.as_str(), v.as_str()?)));
-    let candidates: Box<dyn Iterator<Item = &'s Fact>> = match first_label {
-        Some(label) => Box::new(facts.with_template_label(workload.namespace(), label)),
-        None => Box::new(facts.all().iter()),
-    };
+    // Only workloads whose pod labels hold what the selector requires can be selected: those
+    // are looked up, not the whole namespace scanned for every workload.
+    let candidates = facts.with_pods_selectable_by(workload.namespace(), selector);
     candidates
         .filter(|other| {
             !other.is_hook()

@@ -63,6 +63,52 @@ pub fn selector_matches(selector: &Value, labels: Option<&Map<String, Value>>) -
     match_labels_ok && expressions_ok
 }
 
+/// The labels, `key: value`, a pod must carry for `selector` to select it: its `matchLabels`
+/// and its `In` expressions of one value. Every pod [`selector_matches`] selects has them all
+/// (an index keyed by them finds every candidate); a selector without any selects on other
+/// grounds or nothing.
+pub fn required_labels(selector: &Value) -> Vec<(&str, &str)> {
+    let mut required: Vec<(&str, &str)> = Vec::new();
+    if let Some(wanted) = selector.get("matchLabels").and_then(Value::as_object) {
+        required.extend(
+            wanted
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+        );
+    }
+    let expressions = selector.get("matchExpressions").and_then(Value::as_array);
+    for e in expressions.into_iter().flatten() {
+        let values = e.get("values").and_then(Value::as_array);
+        if let (Some("In"), Some(key), Some([value])) = (
+            e.get("operator").and_then(Value::as_str),
+            e.get("key").and_then(Value::as_str),
+            values.map(Vec::as_slice),
+        ) && let Some(value) = value.as_str()
+        {
+            required.push((key, value));
+        }
+    }
+    required
+}
+
+/// The first `In` expression of `selector` with several values, as its key and the values
+/// that are strings: every pod the selector selects carries one of them.
+pub fn label_alternatives(selector: &Value) -> Option<(&str, Vec<&str>)> {
+    let expressions = selector.get("matchExpressions").and_then(Value::as_array)?;
+    expressions.iter().find_map(|e| {
+        let values = e.get("values").and_then(Value::as_array)?;
+        match (
+            e.get("operator").and_then(Value::as_str),
+            e.get("key").and_then(Value::as_str),
+        ) {
+            (Some("In"), Some(key)) if values.len() > 1 => {
+                Some((key, values.iter().filter_map(Value::as_str).collect()))
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Does a Service's `spec.selector` (a plain map) select pods with these labels? A Service
 /// without a selector selects no pods (its endpoints are managed elsewhere).
 pub fn service_selects(selector: &Map<String, Value>, labels: Option<&Map<String, Value>>) -> bool {
