@@ -693,7 +693,7 @@ fn budgets_for_deployments_whose_selectors_share_a_label_take_linear_time() {
 fn full_size_budgets_for_ten_thousand_deployments() {
     // Issue 12's bound: 4 × input + 64 MiB (73 MiB). The run streams and decides the budgets
     // once the stream is read, from a few hundred bytes kept of each Deployment: 0.85 s of CPU
-    // and 59 MiB on a 2-core VM. Holding every Deployment parsed, as the run step by step
+    // and 64 MiB on a 2-core VM. Holding every Deployment parsed, as the run step by step
     // does, took 186 MiB. (Time: issue 12 asks for 2 s; the bound leaves room for a shared
     // machine.)
     budgets_for_every_deployment(10_000, 10, 4);
