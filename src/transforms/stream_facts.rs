@@ -243,21 +243,31 @@ impl Facts {
             let key = (namespace.clone(), k.to_string(), v.to_string());
             self.labels.get(&key).map_or(&[][..], Vec::as_slice)
         };
-        let mut lookups: Vec<Vec<usize>> = (workloads::required_labels(selector).into_iter())
-            .map(|label| carrying(label).to_vec())
-            .collect();
-        // Carrying one of the values of an `In` expression.
-        if let Some((key, values)) = workloads::label_alternatives(selector) {
-            let mut any: Vec<usize> = (values.into_iter())
-                .flat_map(|value| carrying((key, value)).iter().copied())
+        // The fewest carrying one required label, or one of the values of an `In`.
+        let required = workloads::required_labels(selector)
+            .into_iter()
+            .map(carrying);
+        let fewest = required.min_by_key(|found| found.len());
+        let alternatives = workloads::label_alternatives(selector).map(|(key, values)| {
+            let found: Vec<&[usize]> = (values.into_iter())
+                .map(|value| carrying((key, value)))
                 .collect();
-            any.sort_unstable();
-            any.dedup();
-            lookups.push(any);
-        }
-        let found = match lookups.into_iter().min_by_key(Vec::len) {
-            Some(found) => found,
-            None => (self.with_pods.get(&namespace)).map_or_else(Vec::new, Vec::clone),
+            found
+        });
+        let found: Vec<usize> = match (fewest, alternatives) {
+            (Some(fewest), Some(any))
+                if fewest.len() <= any.iter().map(|found| found.len()).sum() =>
+            {
+                fewest.to_vec()
+            }
+            (_, Some(any)) => {
+                let mut any: Vec<usize> = any.concat();
+                any.sort_unstable();
+                any.dedup();
+                any
+            }
+            (Some(fewest), None) => fewest.to_vec(),
+            (None, None) => (self.with_pods.get(&namespace)).map_or_else(Vec::new, Vec::clone),
         };
         found.into_iter().map(|i| &self.all[i])
     }
