@@ -187,6 +187,8 @@ pub struct Facts {
     kinds: HashMap<(Box<str>, Box<str>), Vec<usize>>,
     /// Those with pod labels, by namespace and each label.
     labels: HashMap<(Box<str>, String, String), Vec<usize>>,
+    /// Those with pod labels, by namespace and each key whose value is a string.
+    keys: HashMap<(Box<str>, String), Vec<usize>>,
     /// Those with pod labels, by namespace.
     with_pods: HashMap<Box<str>, Vec<usize>>,
     budgets: Budgets,
@@ -198,6 +200,7 @@ impl Facts {
             all: Vec::new(),
             kinds: HashMap::new(),
             labels: HashMap::new(),
+            keys: HashMap::new(),
             with_pods: HashMap::new(),
             budgets: Budgets::default(),
         };
@@ -215,6 +218,10 @@ impl Facts {
             }
             for (k, v) in fact.pod_labels.iter().flat_map(|labels| labels.iter()) {
                 if let Some(v) = v.as_str() {
+                    (index.keys)
+                        .entry((fact.namespace().into(), k.clone()))
+                        .or_default()
+                        .push(at);
                     (index.labels)
                         .entry((fact.namespace().into(), k.clone(), v.to_string()))
                         .or_default()
@@ -244,9 +251,14 @@ impl Facts {
             self.labels.get(&key).map_or(&[][..], Vec::as_slice)
         };
         // The fewest carrying one required label, or one of the values of an `In`.
-        let required = workloads::required_labels(selector)
+        let with_key = |k: &str| {
+            let key = (namespace.clone(), k.to_string());
+            self.keys.get(&key).map_or(&[][..], Vec::as_slice)
+        };
+        let required = (workloads::required_labels(selector)
             .into_iter()
-            .map(carrying);
+            .map(carrying))
+        .chain(workloads::required_keys(selector).into_iter().map(with_key));
         let fewest = required.min_by_key(|found| found.len());
         let alternatives = workloads::label_alternatives(selector).map(|(key, values)| {
             let found: Vec<&[usize]> = (values.into_iter())
@@ -296,7 +308,7 @@ pub struct Budgets {
     roots: HashMap<Box<str>, usize>,
     /// The budgets whose path ends at each node.
     ends: Vec<Vec<usize>>,
-    /// (node, hash of a label) → the edges from the node with a label of that hash.
+    /// (node, hash of a label, or of a key alone) → the edges from the node with that hash.
     edges: HashMap<(usize, u64), Vec<Edge>>,
     hasher: std::collections::hash_map::RandomState,
     /// Budgets that require no label, by namespace: candidates for every pod.
@@ -304,19 +316,27 @@ pub struct Budgets {
     by_name: HashMap<(Box<str>, Box<str>), Vec<usize>>,
 }
 
-/// A label, key and value, and the node it leads to.
-type Edge = (Box<str>, Box<str>, usize);
+/// A label, key and value (none: any value), and the node it leads to.
+type Edge = (Box<str>, Option<Box<str>>, usize);
 
 impl Budgets {
     /// Files a budget (after those filed before).
     pub fn add(&mut self, budget: Fact) {
         let at = self.all.len();
         let selector = budget.selector().unwrap_or(&Value::Null);
-        let required = workloads::required_labels(selector);
+        let mut required: Vec<(&str, Option<&str>)> = (workloads::required_labels(selector))
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        required.extend(
+            workloads::required_keys(selector)
+                .into_iter()
+                .map(|k| (k, None)),
+        );
         // One path each for the values of an `In` expression: a pod it selects carries one.
-        let paths: Vec<Vec<(&str, &str)>> = match workloads::label_alternatives(selector) {
+        let paths: Vec<Vec<(&str, Option<&str>)>> = match workloads::label_alternatives(selector) {
             Some((key, values)) => (values.into_iter())
-                .map(|value| [&required[..], &[(key, value)]].concat())
+                .map(|value| [&required[..], &[(key, Some(value))]].concat())
                 .collect(),
             None => vec![required],
         };
@@ -331,9 +351,15 @@ impl Budgets {
     }
 
     /// Files budget `at` of `namespace` under the labels a pod must carry for it to select it.
-    fn file(&mut self, at: usize, namespace: &str, mut required: Vec<(&str, &str)>) {
+    fn file(&mut self, at: usize, namespace: &str, mut required: Vec<(&str, Option<&str>)>) {
         required.sort_unstable();
         required.dedup();
+        // A key required with a value needs no entry of its own: one label meets both.
+        let valued: Vec<&str> = (required.iter())
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        required.retain(|(k, v)| v.is_some() || !valued.contains(k));
         if required.is_empty() {
             let list = self.unlabelled.entry(namespace.into()).or_default();
             list.push(at);
@@ -353,7 +379,7 @@ impl Budgets {
                 None => {
                     let child = self.new_node();
                     let hash = self.hash(k, v);
-                    let edge = (k.into(), v.into(), child);
+                    let edge = (k.into(), v.map(Box::from), child);
                     self.edges.entry((node, hash)).or_default().push(edge);
                     child
                 }
@@ -367,15 +393,15 @@ impl Budgets {
         self.ends.len() - 1
     }
 
-    fn hash(&self, key: &str, value: &str) -> u64 {
+    fn hash(&self, key: &str, value: Option<&str>) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one((key, value))
     }
 
-    fn child(&self, node: usize, key: &str, value: &str) -> Option<usize> {
+    fn child(&self, node: usize, key: &str, value: Option<&str>) -> Option<usize> {
         let edges = self.edges.get(&(node, self.hash(key, value)))?;
         (edges.iter())
-            .find(|(k, v, _)| &**k == key && &**v == value)
+            .find(|(k, v, _)| &**k == key && v.as_deref() == value)
             .map(|&(_, _, child)| child)
     }
 
@@ -407,8 +433,11 @@ impl Budgets {
             while let Some((node, from)) = walk.pop() {
                 found.extend(&self.ends[node]);
                 for (n, (k, v)) in have.iter().enumerate().skip(from) {
-                    if let Some(child) = self.child(node, k, v) {
-                        walk.push((child, n + 1));
+                    // The label, or its key alone (an `Exists`).
+                    for value in [Some(*v), None] {
+                        if let Some(child) = self.child(node, k, value) {
+                            walk.push((child, n + 1));
+                        }
                     }
                 }
             }

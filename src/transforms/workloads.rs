@@ -91,6 +91,16 @@ pub fn required_labels(selector: &Value) -> Vec<(&str, &str)> {
     required
 }
 
+/// The label keys a pod must carry (with a string value) for `selector` to select it: those
+/// of its `Exists` expressions.
+pub fn required_keys(selector: &Value) -> Vec<&str> {
+    let expressions = selector.get("matchExpressions").and_then(Value::as_array);
+    (expressions.into_iter().flatten())
+        .filter(|e| e.get("operator").and_then(Value::as_str) == Some("Exists"))
+        .filter_map(|e| e.get("key").and_then(Value::as_str))
+        .collect()
+}
+
 /// The first `In` expression of `selector` with several values, as its key and the values
 /// that are strings: every pod the selector selects carries one of them.
 pub fn label_alternatives(selector: &Value) -> Option<(&str, Vec<&str>)> {
